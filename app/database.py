@@ -1,0 +1,70 @@
+"""Engine set-up: SQLite tuned for several processes, connections safe across forks."""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar, Token
+
+from flask import Flask
+from sqlalchemy import Engine, event, text
+
+from app.config import ConfigError
+from app.extensions import db
+
+# SQLite: a transaction that reads and later writes, begun with a plain BEGIN,
+# fails at once with "database is locked" when another process wrote meanwhile,
+# whatever the busy timeout. BEGIN IMMEDIATE takes the write lock up front and
+# waits for it instead. Read-only requests begin deferred so they never queue
+# behind writers (WAL lets readers run beside one writer).
+_sqlite_begin: ContextVar[str] = ContextVar("sqlite_begin", default="BEGIN IMMEDIATE")
+
+
+def set_read_only(read_only: bool) -> Token[str]:
+    """Set how SQLite transactions begin in this context; returns a token for reset."""
+    return _sqlite_begin.set("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def reset_begin_mode(token: Token[str]) -> None:
+    _sqlite_begin.reset(token)
+
+
+def configure_engines(app: Flask) -> None:
+    """Apply per-dialect settings to the lead and pipeline engines."""
+    with app.app_context():
+        engines = [db.engine, *(db.engines[key] for key in app.config["SQLALCHEMY_BINDS"])]
+    for engine in engines:
+        if engine.dialect.name == "sqlite":
+            _tune_sqlite(engine)
+    # A forked RQ work-horse must not reuse the parent's sockets or file handles.
+    os.register_at_fork(after_in_child=lambda: [e.dispose(close=False) for e in engines])
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record) -> None:
+        # Take transaction control away from the driver so "begin" below decides.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection) -> None:
+        connection.exec_driver_sql(_sqlite_begin.get())
+
+
+def check_databases(app: Flask) -> None:
+    """Fail fast, naming the variable, when a database does not answer."""
+    with app.app_context():
+        targets = [("DATABASE_URL", db.engine), ("PIPELINE_DATABASE_URL", db.engines["pipeline"])]
+        for variable, engine in targets:
+            try:
+                with engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+            except Exception as exc:  # any driver error means the same thing to the operator
+                reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+                url = engine.url.render_as_string(hide_password=True)
+                raise ConfigError(f"{variable}: cannot connect to {url}: {reason}") from None

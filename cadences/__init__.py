@@ -1,0 +1,1 @@
+"""Multi-step outreach cadences: steps, enrolments, the step runner, mail."""

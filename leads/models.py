@@ -1,0 +1,157 @@
+"""Leads, lead lists and the activity timeline."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models import User, enum_check, utcnow
+
+
+class LeadStatus(str, enum.Enum):
+    NEW = "new"
+    CONTACTED = "contacted"
+    CONNECTED = "connected"
+    QUALIFIED = "qualified"
+    HANDED_OFF = "handed_off"
+    DISQUALIFIED = "disqualified"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class ActivityType(str, enum.Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    NOTE = "note"
+    CALL = "call"
+    EMAIL = "email"
+    SOCIAL_TOUCH = "social_touch"
+    ASSIGNMENT = "assignment"
+    STATUS_CHANGE = "status_change"
+    STAGE_CHANGE = "stage_change"
+    IMPORTED = "imported"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+# JSON on PostgreSQL is stored as JSONB so later issues can index custom fields.
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class LeadList(db.Model):
+    __tablename__ = "lead_lists"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    call_script: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Lead(db.Model):
+    __tablename__ = "leads"
+    __table_args__ = (
+        # Dedupe lives in the database: two concurrent writers cannot both insert
+        # the same person. NULLs never collide, so leads without one are fine.
+        sa.UniqueConstraint("workspace_id", "phone_e164"),
+        sa.UniqueConstraint("workspace_id", "email_key"),
+        sa.UniqueConstraint("workspace_id", "external_id"),
+        enum_check("status", tuple(s.value for s in LeadStatus)),
+        # The leads page sorts newest first within a workspace, optionally filtered;
+        # each index serves one filter with the same order so a page is a range scan.
+        sa.Index("ix_leads_workspace_id_id", "workspace_id", "id"),
+        sa.Index("ix_leads_workspace_status_id", "workspace_id", "status", "id"),
+        sa.Index("ix_leads_workspace_owner_id", "workspace_id", "owner_id", "id"),
+        sa.Index("ix_leads_workspace_list_id", "workspace_id", "list_id", "id"),
+        sa.Index("ix_leads_workspace_time_zone_id", "workspace_id", "time_zone", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    first_name: Mapped[str | None] = mapped_column(sa.String(120))
+    last_name: Mapped[str | None] = mapped_column(sa.String(120))
+    full_name: Mapped[str | None] = mapped_column(sa.String(250))
+    company: Mapped[str | None] = mapped_column(sa.String(250))
+    title: Mapped[str | None] = mapped_column(sa.String(250))
+
+    phone_raw: Mapped[str | None] = mapped_column(sa.String(64))
+    phone_e164: Mapped[str | None] = mapped_column(sa.String(20))
+    phone_extension: Mapped[str | None] = mapped_column(sa.String(16))
+    phone_region: Mapped[str | None] = mapped_column(sa.String(2))
+    phone_type: Mapped[str | None] = mapped_column(sa.String(32))
+    # Every zone the number may ring in; `time_zone` is the first, for filtering.
+    phone_time_zones: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    time_zone: Mapped[str | None] = mapped_column(sa.String(64))
+    diallable: Mapped[bool] = mapped_column(default=False)
+
+    email_raw: Mapped[str | None] = mapped_column(sa.String(320))
+    email: Mapped[str | None] = mapped_column(sa.String(320))
+    email_key: Mapped[str | None] = mapped_column(sa.String(320))
+    email_valid: Mapped[bool] = mapped_column(default=False)
+
+    website: Mapped[str | None] = mapped_column(sa.String(500))
+    linkedin_url: Mapped[str | None] = mapped_column(sa.String(500))
+    x_url: Mapped[str | None] = mapped_column(sa.String(500))
+    other_profile_url: Mapped[str | None] = mapped_column(sa.String(500))
+    city: Mapped[str | None] = mapped_column(sa.String(120))
+    state: Mapped[str | None] = mapped_column(sa.String(120))
+    country: Mapped[str | None] = mapped_column(sa.String(2))
+    birthday: Mapped[date | None]
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    status: Mapped[str] = mapped_column(sa.String(20), default=LeadStatus.NEW.value)
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    list_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lead_lists.id", ondelete="SET NULL"))
+    source: Mapped[str | None] = mapped_column(sa.String(120))
+    external_id: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User | None] = relationship()
+    lead_list: Mapped[LeadList | None] = relationship()
+
+    @property
+    def display_name(self) -> str:
+        name = self.full_name or " ".join(p for p in (self.first_name, self.last_name) if p)
+        return name or self.company or self.email or self.phone_raw or f"Lead #{self.id}"
+
+    @property
+    def status_label(self) -> str:
+        return LeadStatus(self.status).label
+
+
+class Activity(db.Model):
+    """One thing that happened to a lead: the timeline, the audit trail and the metrics source."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        enum_check("type", tuple(t.value for t in ActivityType)),
+        sa.Index("ix_activities_lead_id_occurred_at", "lead_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(sa.String(20))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    summary: Mapped[str] = mapped_column(sa.String(500))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    actor: Mapped[User | None] = relationship()
+
+    @property
+    def type_label(self) -> str:
+        return ActivityType(self.type).label

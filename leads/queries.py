@@ -1,0 +1,137 @@
+"""Query builders for leads, always scoped to what a user may see."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import User
+from leads.models import Lead, LeadStatus
+
+PAGE_SIZE = 50
+_DIGITS = re.compile(r"\D+")
+
+
+def visible_leads(user: User) -> sa.Select[tuple[Lead]]:
+    """Leads of the user's workspace; reps and callers see only their own."""
+    query = sa.select(Lead).where(Lead.workspace_id == user.workspace_id)
+    if not user.sees_all_leads:
+        query = query.where(Lead.owner_id == user.id)
+    return query
+
+
+def get_visible_lead(user: User, lead_id: int) -> Lead | None:
+    return db.session.scalar(visible_leads(user).where(Lead.id == lead_id))
+
+
+@dataclass
+class LeadFilters:
+    """The leads page's filters as read from the query string."""
+
+    q: str = ""
+    list_id: int | None = None
+    owner: str = ""  # "", "me", "none" or a user id
+    status: str = ""
+    time_zone: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args) -> LeadFilters:
+        filters = cls(
+            q=(args.get("q") or "").strip()[:200],
+            owner=args.get("owner", ""),
+            status=args.get("status", ""),
+            time_zone=(args.get("time_zone") or "").strip(),
+        )
+        list_id = args.get("list", "")
+        filters.list_id = int(list_id) if list_id.isdigit() else None
+        if filters.status and filters.status not in {s.value for s in LeadStatus}:
+            filters.errors.append(f"Unknown status {filters.status!r}; showing all.")
+            filters.status = ""
+        return filters
+
+    @property
+    def active(self) -> bool:
+        return bool(self.q or self.list_id or self.owner or self.status or self.time_zone)
+
+
+def filtered_leads(user: User, filters: LeadFilters) -> sa.Select[tuple[Lead]]:
+    query = visible_leads(user)
+    if filters.list_id:
+        query = query.where(Lead.list_id == filters.list_id)
+    if filters.owner == "me":
+        query = query.where(Lead.owner_id == user.id)
+    elif filters.owner == "none":
+        query = query.where(Lead.owner_id.is_(None))
+    elif filters.owner.isdigit():
+        query = query.where(Lead.owner_id == int(filters.owner))
+    if filters.status:
+        query = query.where(Lead.status == filters.status)
+    if filters.time_zone:
+        query = query.where(Lead.time_zone == filters.time_zone)
+    if filters.q:
+        query = query.where(_search_condition(filters.q))
+    return query
+
+
+def _search_condition(q: str) -> sa.ColumnElement[bool]:
+    digits = _DIGITS.sub("", q)
+    if "@" in q:
+        return Lead.email_key.startswith(q.lower(), autoescape=True)
+    if len(digits) >= 4 and len(digits) >= len(q.replace(" ", "")) // 2:
+        return Lead.phone_e164.contains(digits, autoescape=True)
+    pattern = q.lower()
+    return sa.or_(
+        *(
+            sa.func.lower(column).startswith(pattern, autoescape=True)
+            for column in (Lead.first_name, Lead.last_name, Lead.full_name, Lead.company)
+        ),
+        Lead.email_key.startswith(pattern, autoescape=True),
+    )
+
+
+@dataclass(frozen=True)
+class LeadPage:
+    leads: list[Lead]
+    next_cursor: int | None
+    prev_cursor: int | None
+
+
+def lead_page(
+    query: sa.Select[tuple[Lead]], after: int | None = None, before: int | None = None
+) -> LeadPage:
+    """One page newest first, by keyset on id: the cost stays flat however deep one pages.
+
+    ``after`` continues past an id (older leads); ``before`` goes back (newer leads).
+    """
+    if before is not None:
+        rows = list(
+            db.session.scalars(
+                query.where(Lead.id > before).order_by(Lead.id.asc()).limit(PAGE_SIZE + 1)
+            )
+        )
+        has_newer = len(rows) > PAGE_SIZE
+        rows = list(reversed(rows[:PAGE_SIZE]))
+        return LeadPage(
+            rows, rows[-1].id if rows else None, rows[0].id if has_newer and rows else None
+        )
+    if after is not None:
+        query = query.where(Lead.id < after)
+    rows = list(db.session.scalars(query.order_by(Lead.id.desc()).limit(PAGE_SIZE + 1)))
+    has_older = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return LeadPage(
+        rows,
+        next_cursor=rows[-1].id if has_older else None,
+        prev_cursor=rows[0].id if after is not None and rows else None,
+    )
+
+
+def count_leads(query: sa.Select[tuple[Lead]]) -> int:
+    return (
+        db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+        or 0
+    )
