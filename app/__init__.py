@@ -50,9 +50,6 @@ def register_extensions(app: Flask) -> None:
     configure_engines(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = "Sign in to continue."
-    login_manager.login_message_category = "info"
     csrf.init_app(app)
     init_redis(app)
     if app.config.get("CHECK_CONNECTIONS", True):

@@ -6,10 +6,12 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
+from app.access import roles_required
 from app.extensions import db, login_manager
 from app.forms import LoginForm, SetPasswordForm
+from app.htmx import hx_redirect
 from app.models import User, hash_token, utcnow
 from app.security import (
     LoginThrottle,
@@ -31,6 +33,16 @@ def load_user(session_id: str) -> User | None:
         return None
     row.user.login_session_id = row.id
     return row.user
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """Send anonymous visitors to sign in; htmx requests get a full-page redirect."""
+    target = url_for("auth.login", next=request.full_path.rstrip("?"))
+    if request.headers.get("HX-Request") == "true":
+        return hx_redirect(target)
+    flash("Sign in to continue.", "info")
+    return redirect(target)
 
 
 def _safe_next(target: str | None) -> str:
@@ -82,7 +94,7 @@ def login():
 
 
 @bp.post("/logout")
-@login_required
+@roles_required()
 def logout():
     """End this login everywhere the cookie might have been copied to."""
     revoke_login_session(current_user.login_session_id)
@@ -111,7 +123,7 @@ def accept_invite(token: str):
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@login_required
+@roles_required()
 def change_password():
     """Choose a new password; other sessions of this user end."""
     form = SetPasswordForm()

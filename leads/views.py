@@ -78,7 +78,7 @@ def index():
         page=page,
         filters=filters,
         lists=_workspace_lists(),
-        owners=_assignable_users(),
+        owners=_assignable_users() if current_user.sees_all_leads else [],
         statuses=list(LeadStatus),
     )
 
@@ -93,14 +93,19 @@ def count():
 
 def _lead_form(lead: Lead | None) -> LeadForm:
     form = LeadForm(obj=lead)
-    form.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in _assignable_users()]
+    if current_user.sees_all_leads:
+        form.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in _assignable_users()]
+    else:
+        del form.owner_id
     form.list_id.choices = [(0, "No list")] + [(lst.id, lst.name) for lst in _workspace_lists()]
     if request.method == "GET":
-        if lead is None:
+        if lead is None and "owner_id" in form:
             form.owner_id.data = current_user.id
-        else:
+        elif lead is not None:
             form.phone.data, form.email.data = lead.phone_raw, lead.email_raw
-            form.owner_id.data, form.list_id.data = lead.owner_id or 0, lead.list_id or 0
+            form.list_id.data = lead.list_id or 0
+            if "owner_id" in form:
+                form.owner_id.data = lead.owner_id or 0
             form.custom_fields.data = "\n".join(f"{k}: {v}" for k, v in lead.custom_fields.items())
     return form
 
@@ -110,7 +115,10 @@ def _submit_lead(form: LeadForm, lead: Lead):
     if not form.validate_on_submit():
         return None
     values = {name: field.data for name, field in form._fields.items()}
-    values["owner_id"] = form.owner_id.data or None
+    # Reps and callers only see their own leads, so what they add stays theirs.
+    values["owner_id"] = (form.owner_id.data or None) if "owner_id" in form else (
+        lead.owner_id or current_user.id
+    )
     values["list_id"] = form.list_id.data or None
     problems, columns = check_lead(
         lead, LeadInput(values, form.custom_field_values()), current_user.workspace.default_region

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 
 # Keep tests away from the developer's instance/ folder (databases, secret key, Redis).
@@ -56,10 +56,21 @@ class Client(FlaskClient):
             headers = dict(kwargs.pop("headers", None) or {})
             headers.setdefault("X-CSRFToken", self.csrf_token())
             kwargs["headers"] = headers
-        response = super().open(*args, **kwargs)
+        response = self._open_in_own_context(*args, **kwargs)
         if isinstance(args[0], str) and args[0] in {"/login", "/logout"} and method == "POST":
             self._token = None  # the session, and so the token, changes at sign-in and sign-out
         return response
+
+
+    def _open_in_own_context(self, *args, **kwargs):
+        # A request must not share the test's app context: it would share `g` (and
+        # with it cached CSRF tokens) and the test's database session. The test's
+        # work is committed first, as it would be before a real request arrives.
+        if not has_app_context():
+            return super().open(*args, **kwargs)
+        db.session.commit()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 def _postgres_urls(base_url: str) -> tuple[str, str, sa.Engine]:
@@ -224,3 +235,15 @@ def login(client):
 @pytest.fixture
 def admin(make_user) -> User:
     return make_user(Role.ADMIN, name="Ada Admin", email="ada@example.com")
+
+
+@pytest.fixture
+def service_env(app_config) -> dict[str, str]:
+    """Environment for starting the app's own processes (worker, cron, web) on the test stores."""
+    return {
+        **os.environ,
+        "LEADLINE_INSTANCE_PATH": str(_INSTANCE),
+        "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
+        "PIPELINE_DATABASE_URL": app_config["SQLALCHEMY_BINDS"]["pipeline"],
+        "REDIS_URL": app_config["REDIS_URL"],
+    }

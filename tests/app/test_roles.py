@@ -1,0 +1,113 @@
+"""Every route's access, by role, checked against a table a human wrote.
+
+A route missing from the table fails the test, so a new page cannot ship without
+someone deciding who may open it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app.models import Role
+
+PUBLIC = "public"
+ANY = frozenset(Role)
+ADMIN = frozenset({Role.ADMIN})
+
+EXPECTED: dict[str, str | frozenset[Role]] = {
+    "static": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.accept_invite": PUBLIC,
+    "health.healthz": PUBLIC,
+    "auth.logout": ANY,
+    "auth.change_password": ANY,
+    "leads.home": ANY,
+    "leads.index": ANY,
+    "leads.count": ANY,
+    "leads.new": ANY,
+    "leads.edit": ANY,
+    "leads.preview": ANY,
+    "leads.detail": ANY,
+    "leads.note": ANY,
+    "leads.lists": ANY,
+    "leads.edit_list": frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER}),
+    "admin.teams": frozenset({Role.ADMIN, Role.MANAGER}),
+    "admin.users": ADMIN,
+    "admin.new_user": ADMIN,
+    "admin.edit_user": ADMIN,
+    "admin.disable": ADMIN,
+    "admin.enable": ADMIN,
+    "admin.reinvite": ADMIN,
+    "admin.edit_team": ADMIN,
+    "admin.system_page": ADMIN,
+    "admin.job_action": ADMIN,
+}
+
+URL_VALUES = {"user_id": 999_999, "team_id": 999_999, "lead_id": 999_999, "list_id": 999_999,
+              "token": "nope", "job_id": "nope", "action": "delete", "filename": "css/app.css"}
+
+
+def _rules(app):
+    # Signing out would end the session the rest of the walk needs, so it goes last.
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.endpoint == "auth.logout"):
+        methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
+        url = rule.build({k: URL_VALUES[k] for k in rule.arguments}, append_unknown=False)[1]
+        yield rule.endpoint, url, methods
+
+
+def test_every_route_is_in_the_table(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - EXPECTED.keys() == set(), "add new routes to EXPECTED"
+    assert EXPECTED.keys() - endpoints == set(), "remove deleted routes from EXPECTED"
+
+
+def test_views_declare_the_roles_the_table_expects(app):
+    for endpoint, expected in EXPECTED.items():
+        declared = getattr(app.view_functions[endpoint], "allowed_roles", PUBLIC)
+        assert declared == expected, endpoint
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_role_matrix(app, client, make_user, login, role):
+    login(make_user(role))
+    for endpoint, url, methods in _rules(app):
+        allowed = EXPECTED[endpoint]
+        for method in methods:
+            response = client.open(url, method=method)
+            if allowed == PUBLIC or role in allowed:
+                assert response.status_code != 403, (role, method, url)
+            else:
+                assert response.status_code == 403, (role, method, url, response.status_code)
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(app, client):
+    for endpoint, url, methods in _rules(app):
+        if EXPECTED[endpoint] == PUBLIC:
+            continue
+        for method in methods:
+            response = client.open(url, method=method)
+            assert response.status_code == 302, (method, url)
+            assert response.headers["Location"].startswith("/login"), url
+
+
+def test_htmx_requests_get_a_full_page_redirect_to_sign_in(client):
+    response = client.get("/leads", headers={"HX-Request": "true"})
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"].startswith("/login")
+
+
+def test_forbidden_page_is_a_fragment_for_htmx(client, make_user, login):
+    login(make_user(Role.CALLER))
+    page = client.get("/admin/users")
+    fragment = client.get("/admin/users", headers={"HX-Request": "true"})
+    assert page.status_code == fragment.status_code == 403
+    assert "<html" in page.get_data(as_text=True)
+    assert "<html" not in fragment.get_data(as_text=True)
+    assert "Not allowed" in fragment.get_data(as_text=True)
+    assert "HX-Request" in fragment.headers["Vary"]
+
+
+def test_unknown_route_is_a_404_page(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Not found" in response.get_data(as_text=True)
