@@ -18,15 +18,23 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _workspace_users() -> list[User]:
-    return list(db.session.scalars(
-        sa.select(User).where(User.workspace_id == current_user.workspace_id).order_by(User.name)
-    ))
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(User.workspace_id == current_user.workspace_id)
+            .order_by(User.name)
+        )
+    )
 
 
 def _workspace_teams() -> list[Team]:
-    return list(db.session.scalars(
-        sa.select(Team).where(Team.workspace_id == current_user.workspace_id).order_by(Team.name)
-    ))
+    return list(
+        db.session.scalars(
+            sa.select(Team)
+            .where(Team.workspace_id == current_user.workspace_id)
+            .order_by(Team.name)
+        )
+    )
 
 
 def _get_user(user_id: int) -> User:
@@ -61,9 +69,13 @@ def new_user():
     if form.validate_on_submit():
         try:
             user, token = create_user(
-                current_user.workspace, email=form.email.data, name=form.name.data,
-                roles={Role(r) for r in form.roles.data}, password=form.password.data or None,
-                team_id=form.team_id.data or None, time_zone=form.time_zone.data,
+                current_user.workspace,
+                email=form.email.data,
+                name=form.name.data,
+                roles={Role(r) for r in form.roles.data},
+                password=form.password.data or None,
+                team_id=form.team_id.data or None,
+                time_zone=form.time_zone.data,
             )
         except UserError as exc:
             form.email.errors.append(str(exc))
@@ -165,8 +177,12 @@ def edit_team(team_id: int | None):
     ]
     if form.validate_on_submit():
         try:
-            save_team(current_user.workspace, team, name=form.name.data,
-                      manager_id=form.manager_id.data or None)
+            save_team(
+                current_user.workspace,
+                team,
+                name=form.name.data,
+                manager_id=form.manager_id.data or None,
+            )
         except UserError as exc:
             form.name.errors.append(str(exc))
         else:

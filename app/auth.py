@@ -47,7 +47,12 @@ def unauthorized():
 
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: an absolute URL here would be an open redirect.
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("leads.index")
 
@@ -87,7 +92,8 @@ def login():
         # Only someone who knows the password learns that the account is disabled.
         form.form_errors.append(
             "This account is disabled. Ask an admin to enable it."
-            if valid else "Email or password is wrong."
+            if valid
+            else "Email or password is wrong."
         )
         status = 401
     return render_template("auth/login.html", form=form), status
@@ -110,7 +116,9 @@ def accept_invite(token: str):
     """Choose a password from an invite link and sign in."""
     user = db.session.scalar(sa.select(User).where(User.invite_token_hash == hash_token(token)))
     if user is None or user.invite_expires_at is None or user.invite_expires_at < utcnow():
-        abort(404, description="This invite link is not valid any more. Ask an admin for a new one.")
+        abort(
+            404, description="This invite link is not valid any more. Ask an admin for a new one."
+        )
     if not user.active:
         abort(403, description="This account is disabled.")
     form = SetPasswordForm()
@@ -143,7 +151,8 @@ def require_new_password():
     if (
         current_user.is_authenticated
         and current_user.must_change_password
-        and request.endpoint not in {"auth.change_password", "auth.logout", "static", "health.healthz"}
+        and request.endpoint
+        not in {"auth.change_password", "auth.logout", "static", "health.healthz"}
     ):
         return redirect(url_for("auth.change_password"))
     return None

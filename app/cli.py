@@ -46,16 +46,20 @@ def register_cli(app: Flask) -> None:
 
 
 @users_cli.command("bootstrap-admin")
-@click.option("--email", default=lambda: os.environ.get("LEADLINE_ADMIN_EMAIL", "admin@example.com"),
-              show_default="admin@example.com or LEADLINE_ADMIN_EMAIL")
+@click.option(
+    "--email",
+    default=lambda: os.environ.get("LEADLINE_ADMIN_EMAIL", "admin@example.com"),
+    show_default="admin@example.com or LEADLINE_ADMIN_EMAIL",
+)
 def bootstrap_admin(email: str) -> None:
     """Create the first admin with a one-time password, unless an admin exists."""
     if active_admins():
         return
     password = secrets.token_urlsafe(12)
     try:
-        user, _ = create_user(default_workspace(), email=email, name="Admin",
-                              roles={Role.ADMIN}, password=password)
+        user, _ = create_user(
+            default_workspace(), email=email, name="Admin", roles={Role.ADMIN}, password=password
+        )
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     user.must_change_password = True
@@ -70,14 +74,24 @@ def bootstrap_admin(email: str) -> None:
 @users_cli.command("create")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice([role.value for role in Role]))
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice([role.value for role in Role]),
+)
 @click.password_option()
 def create(email: str, name: str, roles: tuple[str, ...], password: str) -> None:
     """Create a user with a password."""
     try:
-        create_user(default_workspace(), email=email, name=name,
-                    roles={Role(r) for r in roles}, password=password)
+        create_user(
+            default_workspace(),
+            email=email,
+            name=name,
+            roles={Role(r) for r in roles},
+            password=password,
+        )
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()
@@ -110,6 +124,10 @@ def cron() -> None:
         connection=redis_connection(), name=f"leadline:{socket.gethostname()}:{os.getpid()}"
     )
     for entry in current_app.extensions.get("leadline.cron", []):
-        scheduler.register(import_string(entry.func), queue_name=entry.queue,
-                           interval=entry.interval, cron=entry.cron)
+        scheduler.register(
+            import_string(entry.func),
+            queue_name=entry.queue,
+            interval=entry.interval,
+            cron=entry.cron,
+        )
     scheduler.start()

@@ -36,13 +36,9 @@ def load_config(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
     return {
         "LEADLINE_ENV": leadline_env,
         "SECRET_KEY": _secret_key(env, instance, production),
-        "SQLALCHEMY_DATABASE_URI": _database_url(
-            env.get("DATABASE_URL"), instance / "leadline.db"
-        ),
+        "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL"), instance / "leadline.db"),
         "SQLALCHEMY_BINDS": {
-            "pipeline": _database_url(
-                env.get("PIPELINE_DATABASE_URL"), instance / "pipeline.db"
-            ),
+            "pipeline": _database_url(env.get("PIPELINE_DATABASE_URL"), instance / "pipeline.db"),
         },
         "REDIS_URL": env.get("REDIS_URL") or None,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -10,12 +10,18 @@ from app.htmx import render
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood."),
-    403: ("Not allowed", "Your roles do not give access to this page. Ask an admin if you need it."),
+    403: (
+        "Not allowed",
+        "Your roles do not give access to this page. Ask an admin if you need it.",
+    ),
     404: ("Not found", "There is nothing at this address. It may have been deleted."),
     405: ("Not allowed", "This address does not accept that kind of request."),
     413: ("Too large", "The upload is larger than Leadline accepts (512 MB)."),
     429: ("Slow down", "Too many requests. Wait a moment and try again."),
-    500: ("Something broke", "The error was logged. Try again; if it keeps happening, tell an admin."),
+    500: (
+        "Something broke",
+        "The error was logged. Try again; if it keeps happening, tell an admin.",
+    ),
 }
 
 
@@ -27,8 +33,12 @@ def register_errorhandlers(app: Flask) -> None:
 def _page(status: int, detail: str | None = None):
     title, message = MESSAGES.get(status, ("Error", "Something went wrong."))
     return render(
-        "errors/error.html", block="content", status=status,
-        status_code=status, title=title, message=detail or message,
+        "errors/error.html",
+        block="content",
+        status=status,
+        status_code=status,
+        title=title,
+        message=detail or message,
     )
 
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -13,7 +20,9 @@ from app.security import MAX_PASSWORD_LENGTH, password_problem
 
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
 
 
 def _acceptable_password(_form: FlaskForm, field: PasswordField) -> None:
@@ -37,7 +46,9 @@ class MultiCheckboxField(SelectMultipleField):
 
 class UserForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=320)])
+    email = EmailField(
+        "Email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=320)]
+    )
     roles = MultiCheckboxField(
         "Roles",
         choices=[(role.value, role.label) for role in Role],
@@ -46,7 +57,8 @@ class UserForm(FlaskForm):
     team_id = SelectField("Team", coerce=int, validators=[Optional()])
     time_zone = StringField("Time zone", validators=[DataRequired(), Length(max=64)])
     password = PasswordField(
-        "Password", validators=[Optional(), _acceptable_password],
+        "Password",
+        validators=[Optional(), _acceptable_password],
         description="Leave empty to send an invite link instead.",
     )
 

@@ -11,7 +11,9 @@ from jinja2_fragments.flask import render_block
 
 def is_htmx() -> bool:
     """True for an htmx request that wants a fragment (boosted navigation wants the page)."""
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    return (
+        request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    )
 
 
 def render(template: str, block: str | None = None, status: int = 200, **context: Any) -> Response:

@@ -18,7 +18,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     ADMIN = "admin"
     MANAGER = "manager"
     MARKETER = "marketer"
@@ -89,9 +89,7 @@ class User(UserMixin, db.Model):
 
     workspace: Mapped[Workspace] = relationship()
     team: Mapped[Team | None] = relationship(back_populates="members", foreign_keys=[team_id])
-    role_rows: Mapped[list[UserRole]] = relationship(
-        cascade="all, delete-orphan"
-    )
+    role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan")
 
     # Set when the user is loaded from (or logged into) a LoginSession; the cookie
     # carries this id, never the user's id, so it can be revoked on its own.

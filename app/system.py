@@ -38,13 +38,15 @@ def queue_summaries(connection: Redis | None = None) -> list[QueueSummary]:
     summaries = []
     for name in QUEUE_NAMES:
         queue = Queue(name, connection=connection)
-        summaries.append(QueueSummary(
-            name=name,
-            queued=queue.count,
-            scheduled=ScheduledJobRegistry(queue=queue).count,
-            started=StartedJobRegistry(queue=queue).count,
-            failed=FailedJobRegistry(queue=queue).count,
-        ))
+        summaries.append(
+            QueueSummary(
+                name=name,
+                queued=queue.count,
+                scheduled=ScheduledJobRegistry(queue=queue).count,
+                started=StartedJobRegistry(queue=queue).count,
+                failed=FailedJobRegistry(queue=queue).count,
+            )
+        )
     return summaries
 
 
@@ -75,4 +77,3 @@ def requeue_job(job_id: str) -> None:
 
 def delete_job(job_id: str) -> None:
     Job.fetch(job_id, connection=redis_connection()).delete()
-

@@ -38,7 +38,10 @@ def create_user(
     if db.session.scalar(sa.select(User.id).where(User.email == email)):
         raise UserError(f"{email} already has an account.")
     user = User(
-        workspace_id=workspace.id, email=email, name=name.strip(), team_id=team_id,
+        workspace_id=workspace.id,
+        email=email,
+        name=name.strip(),
+        team_id=team_id,
         time_zone=time_zone,
     )
     user.set_roles(roles)
@@ -53,11 +56,14 @@ def create_user(
 
 
 def active_admins() -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count(User.id)).where(
-            User.active.is_(True), User.role_rows.any(role=Role.ADMIN.value)
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(User.id)).where(
+                User.active.is_(True), User.role_rows.any(role=Role.ADMIN.value)
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def set_user_roles(user: User, roles: set[Role]) -> None:
@@ -78,7 +84,9 @@ def enable_user(user: User) -> None:
     user.active = True
 
 
-def save_team(workspace: Workspace, team: Team | None, *, name: str, manager_id: int | None) -> Team:
+def save_team(
+    workspace: Workspace, team: Team | None, *, name: str, manager_id: int | None
+) -> Team:
     """Create or rename a team and set its manager."""
     name = name.strip()
     clash = db.session.scalar(

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import User
 from leads.models import Activity, ActivityType, Lead
-from leads.timeline import record
 from leads.normalize import (
     NormalizedEmail,
     NormalizedPhone,
@@ -21,6 +20,7 @@ from leads.normalize import (
     normalize_phone,
     region_code,
 )
+from leads.timeline import record
 
 NAME_FIELDS = ("first_name", "last_name", "full_name", "company", "title", "city", "state")
 PLAIN_FIELDS = (

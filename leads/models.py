@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import User, enum_check, utcnow
 
 
-class LeadStatus(str, enum.Enum):
+class LeadStatus(enum.StrEnum):
     NEW = "new"
     CONTACTED = "contacted"
     CONNECTED = "connected"
@@ -27,7 +27,7 @@ class LeadStatus(str, enum.Enum):
         return self.value.replace("_", " ").capitalize()
 
 
-class ActivityType(str, enum.Enum):
+class ActivityType(enum.StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     NOTE = "note"

@@ -86,7 +86,7 @@ def index():
 @bp.get("/leads/count")
 @roles_required()
 def count():
-    """The number of leads matching the filters, loaded after the page (counting is the slow part)."""
+    """How many leads match the filters; fetched after the page, as counting is the slow part."""
     filters = LeadFilters.from_args(request.args)
     return render("leads/_count.html", total=count_leads(filtered_leads(current_user, filters)))
 
@@ -116,8 +116,8 @@ def _submit_lead(form: LeadForm, lead: Lead):
         return None
     values = {name: field.data for name, field in form._fields.items()}
     # Reps and callers only see their own leads, so what they add stays theirs.
-    values["owner_id"] = (form.owner_id.data or None) if "owner_id" in form else (
-        lead.owner_id or current_user.id
+    values["owner_id"] = (
+        (form.owner_id.data or None) if "owner_id" in form else (lead.owner_id or current_user.id)
     )
     values["list_id"] = form.list_id.data or None
     problems, columns = check_lead(

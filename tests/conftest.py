@@ -61,7 +61,6 @@ class Client(FlaskClient):
             self._token = None  # the session, and so the token, changes at sign-in and sign-out
         return response
 
-
     def _open_in_own_context(self, *args, **kwargs):
         # A request must not share the test's app context: it would share `g` (and
         # with it cached CSRF tokens) and the test's database session. The test's
@@ -82,8 +81,11 @@ def _postgres_urls(base_url: str) -> tuple[str, str, sa.Engine]:
         for name in names:
             connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.make_url(_psycopg(base_url))
-    return (url.set(database=names[0]).render_as_string(hide_password=False),
-            url.set(database=names[1]).render_as_string(hide_password=False), admin)
+    return (
+        url.set(database=names[0]).render_as_string(hide_password=False),
+        url.set(database=names[1]).render_as_string(hide_password=False),
+        admin,
+    )
 
 
 def _psycopg(url: str) -> str:
@@ -123,8 +125,12 @@ def database_urls(tmp_path_factory) -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def app_config(database_urls, redis_url) -> dict:
-    return {"TESTING": True, "REDIS_URL": redis_url, "SERVER_NAME": "leadline.test",
-            **database_urls}
+    return {
+        "TESTING": True,
+        "REDIS_URL": redis_url,
+        "SERVER_NAME": "leadline.test",
+        **database_urls,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -143,8 +149,11 @@ def _clean(application: Flask) -> None:
     with application.app_context():
         for bind in (None, "pipeline"):
             engine = db.engines[bind]
-            tables = [t for t in reversed(db.metadata.sorted_tables)
-                      if t.info.get("bind_key") == bind and sa.inspect(engine).has_table(t.name)]
+            tables = [
+                t
+                for t in reversed(db.metadata.sorted_tables)
+                if t.info.get("bind_key") == bind and sa.inspect(engine).has_table(t.name)
+            ]
             with engine.begin() as connection:
                 if engine.dialect.name == "postgresql" and tables:
                     names = ", ".join(f'"{t.name}"' for t in tables)

@@ -74,13 +74,23 @@ def test_session_cookie_flags(client, admin):
     assert "HttpOnly" in header and "SameSite=Lax" in header
 
 
-def test_production_cookie_is_secure(make_app):
-    application = make_app(LEADLINE_ENV="production", SECRET_KEY="x" * 40, SESSION_COOKIE_SECURE=True)
-    assert application.config["SESSION_COOKIE_SECURE"]
+def test_cookie_is_secure_over_https(client, admin):
+    plain = sign_in(client, admin.email).headers["Set-Cookie"]
+    client.post("/logout")
+    secure = client.post(
+        "/login",
+        data={"email": admin.email, "password": PASSWORD},
+        base_url="https://leadline.test",
+        # Over HTTPS the CSRF check also wants a same-site Referer.
+        headers={"Referer": "https://leadline.test/login"},
+    ).headers["Set-Cookie"]
+    assert "Secure" not in plain and "Secure" in secure
 
 
 def test_open_redirect_is_refused(client, admin):
-    response = client.post("/login?next=https://evil.example/", data={"email": admin.email, "password": PASSWORD})
+    response = client.post(
+        "/login?next=https://evil.example/", data={"email": admin.email, "password": PASSWORD}
+    )
     assert response.headers["Location"] == "/leads"
 
 
@@ -101,7 +111,10 @@ def test_one_time_password_must_be_changed(runner, client):
     password = re.search(r"password: (\S+)", out).group(1)
     assert sign_in(client, "boss@example.com", password).status_code == 302
     assert client.get("/leads").headers["Location"] == "/account/password"
-    client.post("/account/password", data={"password": "a new long password", "confirm": "a new long password"})
+    client.post(
+        "/account/password",
+        data={"password": "a new long password", "confirm": "a new long password"},
+    )
     assert client.get("/leads").status_code == 200
     # A second run does nothing: an admin exists.
     assert "password" not in runner.invoke(args=["users", "bootstrap-admin"]).output
@@ -109,11 +122,21 @@ def test_one_time_password_must_be_changed(runner, client):
 
 def test_invite_flow(client, admin, login):
     login(admin)
-    response = client.post("/admin/users/new", data={
-        "name": "Cal Caller", "email": "cal@example.com", "roles": ["caller"],
-        "team_id": "0", "time_zone": "America/Chicago", "password": "",
-    }, follow_redirects=True)
-    link = re.search(r"http://leadline\.test(/invite/[\w-]+)", response.get_data(as_text=True)).group(1)
+    response = client.post(
+        "/admin/users/new",
+        data={
+            "name": "Cal Caller",
+            "email": "cal@example.com",
+            "roles": ["caller"],
+            "team_id": "0",
+            "time_zone": "America/Chicago",
+            "password": "",
+        },
+        follow_redirects=True,
+    )
+    link = re.search(
+        r"http://leadline\.test(/invite/[\w-]+)", response.get_data(as_text=True)
+    ).group(1)
     client.post("/logout")
     invited = client.get(link)
     assert "Cal Caller" in invited.get_data(as_text=True)
@@ -130,8 +153,9 @@ def test_csrf_is_required_for_forms_and_htmx(app, admin, login):
     assert refused.status_code == 400
     assert "form expired" in refused.get_data(as_text=True)
     client.csrf = True
-    accepted = client.post("/leads/new", data={"first_name": "Eve", "status": "new",
-                                               "owner_id": "0", "list_id": "0"})
+    accepted = client.post(
+        "/leads/new", data={"first_name": "Eve", "status": "new", "owner_id": "0", "list_id": "0"}
+    )
     assert accepted.status_code == 302
 
 
@@ -144,7 +168,9 @@ def test_csrf_token_is_in_htmx_headers(client, admin, login):
 def test_changing_password_signs_out_other_sessions(app, client, admin, login):
     other = login(admin, on=app.test_client())
     login(admin)
-    client.post("/account/password", data={"password": "brand new secret", "confirm": "brand new secret"})
+    client.post(
+        "/account/password", data={"password": "brand new secret", "confirm": "brand new secret"}
+    )
     assert client.get("/leads").status_code == 200
     assert other.get("/leads").status_code == 302
     set_password(admin, PASSWORD)

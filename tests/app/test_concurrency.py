@@ -34,8 +34,10 @@ def test_concurrent_read_then_write_transactions_all_succeed(app, app_config, wo
     db.session.commit()  # hold no transaction while the writers run
     context = multiprocessing.get_context("spawn")
     errors = context.Queue()
-    processes = [context.Process(target=_writer, args=(app_config, workspace_id, i, errors))
-                 for i in range(WRITERS)]
+    processes = [
+        context.Process(target=_writer, args=(app_config, workspace_id, i, errors))
+        for i in range(WRITERS)
+    ]
     for process in processes:
         process.start()
     for process in processes:

@@ -23,30 +23,43 @@ def test_defaults_put_both_databases_under_instance(tmp_path):
     assert config["REDIS_URL"] is None
     # The generated key is kept, so every process and restart signs cookies alike.
     assert len(config["SECRET_KEY"]) >= 32
-    assert load_config({"LEADLINE_INSTANCE_PATH": str(tmp_path)})["SECRET_KEY"] == config["SECRET_KEY"]
+    assert (
+        load_config({"LEADLINE_INSTANCE_PATH": str(tmp_path)})["SECRET_KEY"] == config["SECRET_KEY"]
+    )
 
 
 def test_postgres_urls_get_the_psycopg_driver(tmp_path):
-    config = load_config({"LEADLINE_INSTANCE_PATH": str(tmp_path),
-                          "DATABASE_URL": "postgres://u:p@db/leads"})
+    config = load_config(
+        {"LEADLINE_INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "postgres://u:p@db/leads"}
+    )
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db/leads"
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({}, "SECRET_KEY is not set"),
-    ({"SECRET_KEY": "changeme"}, "SECRET_KEY is weak"),
-    ({"SECRET_KEY": "x" * 20}, "SECRET_KEY is weak"),
-    ({"SECRET_KEY": "k" * 40, "FLASK_DEBUG": "1"}, "FLASK_DEBUG is on"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "SECRET_KEY is not set"),
+        ({"SECRET_KEY": "changeme"}, "SECRET_KEY is weak"),
+        ({"SECRET_KEY": "x" * 20}, "SECRET_KEY is weak"),
+        ({"SECRET_KEY": "k" * 40, "FLASK_DEBUG": "1"}, "FLASK_DEBUG is on"),
+    ],
+)
 def test_production_refuses_unsafe_settings(tmp_path, env, message):
-    config = load_config({"LEADLINE_INSTANCE_PATH": str(tmp_path), "LEADLINE_ENV": "production", **env})
+    config = load_config(
+        {"LEADLINE_INSTANCE_PATH": str(tmp_path), "LEADLINE_ENV": "production", **env}
+    )
     with pytest.raises(ConfigError, match=message):
         check_production(config)
 
 
 def test_production_accepts_a_strong_key(tmp_path):
-    config = load_config({"LEADLINE_INSTANCE_PATH": str(tmp_path), "LEADLINE_ENV": "production",
-                          "SECRET_KEY": "k" * 40})
+    config = load_config(
+        {
+            "LEADLINE_INSTANCE_PATH": str(tmp_path),
+            "LEADLINE_ENV": "production",
+            "SECRET_KEY": "k" * 40,
+        }
+    )
     check_production(config)
     assert config["SESSION_COOKIE_SECURE"]
 
@@ -54,16 +67,27 @@ def test_production_accepts_a_strong_key(tmp_path):
 def _start(tmp_path, **env):
     """Load the WSGI module the way gunicorn and flask do, in a fresh process."""
     full_env = {**os.environ, "LEADLINE_INSTANCE_PATH": str(tmp_path), **env}
-    return subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=full_env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
-@pytest.mark.parametrize(("variable", "value"), [
-    ("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/nothing"),
-    ("PIPELINE_DATABASE_URL", "sqlite:////nonexistent-dir/pipeline.db"),
-    ("REDIS_URL", "redis://127.0.0.1:1/0"),
-])
-def test_unreachable_services_give_one_line_naming_the_variable(tmp_path, redis_url, variable, value):
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/nothing"),
+        ("PIPELINE_DATABASE_URL", "sqlite:////nonexistent-dir/pipeline.db"),
+        ("REDIS_URL", "redis://127.0.0.1:1/0"),
+    ],
+)
+def test_unreachable_services_give_one_line_naming_the_variable(
+    tmp_path, redis_url, variable, value
+):
     result = _start(tmp_path, **{"REDIS_URL": redis_url, variable: value})
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()

@@ -23,8 +23,14 @@ FLASK = [sys.executable, "-m", "flask", "--app", "wsgi", "rq"]
 
 
 def run_burst_worker(env) -> None:
-    subprocess.run([*FLASK, "worker", "--burst"], cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [*FLASK, "worker", "--burst"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def _old_session(user, **fields) -> LoginSession:
@@ -81,9 +87,16 @@ def test_failed_jobs_show_on_the_system_page_and_can_be_requeued_and_deleted(
 @pytest.mark.slow
 def test_health_reports_workers_and_scheduler(app, client, service_env):
     assert client.get("/healthz").status_code == 503  # nobody processes jobs yet
-    processes = [subprocess.Popen([*FLASK, name], cwd=ROOT, env=service_env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for name in ("worker", "cron")]
+    processes = [
+        subprocess.Popen(
+            [*FLASK, name],
+            cwd=ROOT,
+            env=service_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in ("worker", "cron")
+    ]
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -92,8 +105,13 @@ def test_health_reports_workers_and_scheduler(app, client, service_env):
                 break
             time.sleep(0.3)
         assert report.status_code == 200, report.json
-        assert report.json == {"db": "ok", "pipeline_db": "ok", "redis": "ok",
-                               "workers": 1, "scheduler": "ok"}
+        assert report.json == {
+            "db": "ok",
+            "pipeline_db": "ok",
+            "redis": "ok",
+            "workers": 1,
+            "scheduler": "ok",
+        }
     finally:
         for process in processes:
             process.terminate()

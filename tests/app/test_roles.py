@@ -43,8 +43,16 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "admin.job_action": ADMIN,
 }
 
-URL_VALUES = {"user_id": 999_999, "team_id": 999_999, "lead_id": 999_999, "list_id": 999_999,
-              "token": "nope", "job_id": "nope", "action": "delete", "filename": "css/app.css"}
+URL_VALUES = {
+    "user_id": 999_999,
+    "team_id": 999_999,
+    "lead_id": 999_999,
+    "list_id": 999_999,
+    "token": "nope",
+    "job_id": "nope",
+    "action": "delete",
+    "filename": "css/app.css",
+}
 
 
 def _rules(app):

@@ -27,11 +27,21 @@ def rep_client(client, make_user, login):
 
 
 def test_new_lead_is_normalized(rep_client):
-    response = create(rep_client, first_name="  José ", last_name="Ñúñez", company="Acme",
-                      phone="(415) 555-0134 x12", email="Jose.Nunez@EXAMPLE.com")
+    response = create(
+        rep_client,
+        first_name="  José ",
+        last_name="Ñúñez",
+        company="Acme",
+        phone="(415) 555-0134 x12",
+        email="Jose.Nunez@EXAMPLE.com",
+    )
     assert response.status_code == 302
     lead = db.session.scalar(sa.select(Lead))
-    assert (lead.first_name, lead.phone_e164, lead.phone_extension) == ("José", "+14155550134", "12")
+    assert (lead.first_name, lead.phone_e164, lead.phone_extension) == (
+        "José",
+        "+14155550134",
+        "12",
+    )
     assert lead.email == "Jose.Nunez@example.com" and lead.email_key == "jose.nunez@example.com"
     assert lead.time_zone == "America/Los_Angeles" and lead.diallable
     assert lead.owner_id == rep_client.user.id
@@ -42,8 +52,11 @@ def test_new_lead_is_normalized(rep_client):
 
 
 def test_live_preview_shows_the_normalized_phone(rep_client):
-    fragment = rep_client.get("/leads/preview", query_string={"phone": "(415) 555-0134 x12"},
-                              headers={"HX-Request": "true"}).get_data(as_text=True)
+    fragment = rep_client.get(
+        "/leads/preview",
+        query_string={"phone": "(415) 555-0134 x12"},
+        headers={"HX-Request": "true"},
+    ).get_data(as_text=True)
     assert "+14155550134 ext. 12" in fragment and "Local time" in fragment
     assert "<html" not in fragment
 
@@ -71,8 +84,12 @@ def test_duplicates_are_refused_with_a_link(rep_client):
 
 
 def test_the_database_refuses_duplicates_too(app, workspace):
-    db.session.add_all([Lead(workspace_id=workspace.id, email_key="a@example.com"),
-                        Lead(workspace_id=workspace.id, email_key="a@example.com")])
+    db.session.add_all(
+        [
+            Lead(workspace_id=workspace.id, email_key="a@example.com"),
+            Lead(workspace_id=workspace.id, email_key="a@example.com"),
+        ]
+    )
     with pytest.raises(sa.exc.IntegrityError):
         db.session.commit()
     db.session.rollback()
@@ -81,13 +98,27 @@ def test_the_database_refuses_duplicates_too(app, workspace):
 def test_editing_records_what_changed(rep_client):
     create(rep_client, first_name="Ann", company="Old Co")
     lead = db.session.scalar(sa.select(Lead))
-    rep_client.post(f"/leads/{lead.id}/edit", data={**FORM, "first_name": "Ann", "company": "New Co",
-                                                   "owner_id": str(rep_client.user.id)})
+    rep_client.post(
+        f"/leads/{lead.id}/edit",
+        data={
+            **FORM,
+            "first_name": "Ann",
+            "company": "New Co",
+            "owner_id": str(rep_client.user.id),
+        },
+    )
     change = db.session.scalar(sa.select(Activity).where(Activity.type == "updated"))
     assert change.data["changes"] == {"company": ["Old Co", "New Co"]}
     # Saving again with nothing changed adds nothing to the timeline.
-    rep_client.post(f"/leads/{lead.id}/edit", data={**FORM, "first_name": "Ann", "company": "New Co",
-                                                   "owner_id": str(rep_client.user.id)})
+    rep_client.post(
+        f"/leads/{lead.id}/edit",
+        data={
+            **FORM,
+            "first_name": "Ann",
+            "company": "New Co",
+            "owner_id": str(rep_client.user.id),
+        },
+    )
     assert db.session.scalar(sa.select(sa.func.count()).where(Activity.type == "updated")) == 1
 
 
@@ -111,11 +142,19 @@ def test_managers_see_all_and_filter(app, client, make_user, login, workspace):
     lst = LeadList(workspace_id=workspace.id, name="Trade show")
     db.session.add(lst)
     db.session.flush()
-    db.session.add_all([
-        Lead(workspace_id=workspace.id, first_name="Alpha", owner_id=rep.id, list_id=lst.id,
-             status="qualified", time_zone="America/Chicago"),
-        Lead(workspace_id=workspace.id, first_name="Bravo", status="new"),
-    ])
+    db.session.add_all(
+        [
+            Lead(
+                workspace_id=workspace.id,
+                first_name="Alpha",
+                owner_id=rep.id,
+                list_id=lst.id,
+                status="qualified",
+                time_zone="America/Chicago",
+            ),
+            Lead(workspace_id=workspace.id, first_name="Bravo", status="new"),
+        ]
+    )
     db.session.commit()
     login(manager)
 
@@ -131,14 +170,21 @@ def test_managers_see_all_and_filter(app, client, make_user, login, workspace):
     assert names(list=str(lst.id)) == {"Alpha"}
     assert names(time_zone="America/Chicago") == {"Alpha"}
     assert names(q="bra") == {"Bravo"}
-    assert client.get("/leads/count", query_string={"status": "qualified"}).get_data(as_text=True).strip() == "1 lead"
+    assert (
+        client.get("/leads/count", query_string={"status": "qualified"})
+        .get_data(as_text=True)
+        .strip()
+        == "1 lead"
+    )
 
 
 def test_search_finds_phones_and_emails(app, client, admin, login, workspace):
-    db.session.add_all([
-        Lead(workspace_id=workspace.id, first_name="Phoebe", phone_e164="+14155550134"),
-        Lead(workspace_id=workspace.id, first_name="Mailer", email_key="mail@example.com"),
-    ])
+    db.session.add_all(
+        [
+            Lead(workspace_id=workspace.id, first_name="Phoebe", phone_e164="+14155550134"),
+            Lead(workspace_id=workspace.id, first_name="Mailer", email_key="mail@example.com"),
+        ]
+    )
     db.session.commit()
     login(admin)
     assert ">Phoebe<" in client.get("/leads?q=(415) 555-01").get_data(as_text=True)
@@ -147,10 +193,19 @@ def test_search_finds_phones_and_emails(app, client, admin, login, workspace):
 
 
 def test_pages_walk_forward_and_back_without_gaps(app, client, admin, login, workspace):
-    db.session.execute(sa.insert(Lead), [
-        {"workspace_id": workspace.id, "first_name": f"Lead{n:03}", "status": "new",
-         "phone_time_zones": [], "custom_fields": {}} for n in range(120)
-    ])
+    db.session.execute(
+        sa.insert(Lead),
+        [
+            {
+                "workspace_id": workspace.id,
+                "first_name": f"Lead{n:03}",
+                "status": "new",
+                "phone_time_zones": [],
+                "custom_fields": {},
+            }
+            for n in range(120)
+        ],
+    )
     db.session.commit()
     login(admin)
     seen, url = [], "/leads"
@@ -170,8 +225,11 @@ def test_pages_walk_forward_and_back_without_gaps(app, client, admin, login, wor
 def test_notes_come_back_as_the_timeline_fragment(rep_client):
     create(rep_client, first_name="Noted")
     lead = db.session.scalar(sa.select(Lead))
-    fragment = rep_client.post(f"/leads/{lead.id}/notes", data={"text": "Call after 3pm <b>sharp</b>"},
-                               headers={"HX-Request": "true"}).get_data(as_text=True)
+    fragment = rep_client.post(
+        f"/leads/{lead.id}/notes",
+        data={"text": "Call after 3pm <b>sharp</b>"},
+        headers={"HX-Request": "true"},
+    ).get_data(as_text=True)
     assert "<html" not in fragment
     assert "Call after 3pm &lt;b&gt;sharp&lt;/b&gt;" in fragment  # escaped, never markup
 
