@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -82,14 +83,20 @@ def _secret_key(env: Mapping[str, str], instance: Path, production: bool) -> str
     # Outside production a key is generated once and kept, so sessions survive a
     # restart and every web worker signs cookies with the same key.
     path = instance / "secret_key"
-    instance.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists():
         return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key := secrets.token_urlsafe(48))
-    return key
+    instance.mkdir(parents=True, exist_ok=True)
+    # Written to a private temporary file and linked into place, so a second process
+    # starting at the same moment either sees no key or the whole key, never half.
+    with tempfile.NamedTemporaryFile("w", dir=instance, delete=False) as handle:
+        handle.write(secrets.token_urlsafe(48))
+    try:
+        os.link(handle.name, path)
+    except FileExistsError:
+        pass  # another process won the race; use its key
+    finally:
+        os.unlink(handle.name)
+    return path.read_text().strip()
 
 
 def _database_url(url: str | None, default_file: Path) -> str:

@@ -3,9 +3,11 @@ and a real Redis (embedded, or REDIS_URL when set)."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from flask.testing import FlaskClient
 
 # Keep tests away from the developer's instance/ folder (databases, secret key, Redis).
 _INSTANCE = Path(tempfile.mkdtemp(prefix="leadline-test-"))
+atexit.register(shutil.rmtree, _INSTANCE, ignore_errors=True)
 os.environ["LEADLINE_INSTANCE_PATH"] = str(_INSTANCE)
 os.environ.setdefault("LEADLINE_ENV", "test")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from rq import Worker
 from rq.job import Job
 
 from app.extensions import db
@@ -112,6 +113,11 @@ def test_health_reports_workers_and_scheduler(app, client, service_env):
             "workers": 1,
             "scheduler": "ok",
         }
+        # RQ registers a worker before it installs its SIGTERM handler; stopping it in
+        # that window would leave a ghost registration behind, so wait until it idles.
+        worker = Worker.all(connection=redis_connection())[0]
+        while worker.get_state() != "idle" and time.monotonic() < deadline:
+            time.sleep(0.1)
     finally:
         for process in processes:
             process.terminate()

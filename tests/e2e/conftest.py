@@ -200,11 +200,6 @@ class ConsoleLog:
         if message.type != "error":
             return
         where = message.location.get("url") or "?"
-        # Chromium asks for /favicon.ico on its own when a page names no icon; the
-        # 404 says nothing about the page's scripts, and whether it is logged
-        # before a test ends is a matter of timing.
-        if where.endswith("/favicon.ico"):
-            return
         self.errors.append(f"{message.text} (at {where})")
 
 
