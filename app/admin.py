@@ -12,19 +12,17 @@ from app.access import roles_required
 from app.extensions import db
 from app.forms import ConfirmForm, TeamForm, UserForm
 from app.models import Role, Team, User
-from app.users import UserError, create_user, disable_user, enable_user, save_team, set_user_roles
+from app.users import (
+    UserError,
+    create_user,
+    disable_user,
+    enable_user,
+    save_team,
+    set_user_roles,
+    workspace_users,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def _workspace_users() -> list[User]:
-    return list(
-        db.session.scalars(
-            sa.select(User)
-            .where(User.workspace_id == current_user.workspace_id)
-            .order_by(User.name)
-        )
-    )
 
 
 def _workspace_teams() -> list[Team]:
@@ -56,7 +54,11 @@ def _user_form(user: User | None = None) -> UserForm:
 @roles_required(Role.ADMIN)
 def users():
     """List the workspace's users with their roles and state."""
-    return render_template("admin/users.html", users=_workspace_users(), action_form=ConfirmForm())
+    return render_template(
+        "admin/users.html",
+        users=workspace_users(current_user.workspace_id),
+        action_form=ConfirmForm(),
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -173,7 +175,9 @@ def edit_team(team_id: int | None):
             abort(404)
     form = TeamForm(obj=team)
     form.manager_id.choices = [(0, "No manager")] + [
-        (u.id, u.name) for u in _workspace_users() if u.has_role(Role.MANAGER, Role.ADMIN)
+        (u.id, u.name)
+        for u in workspace_users(current_user.workspace_id, active_only=True)
+        if u.has_role(Role.MANAGER, Role.ADMIN)
     ]
     if form.validate_on_submit():
         try:

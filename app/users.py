@@ -23,6 +23,14 @@ def default_workspace() -> Workspace:
     return workspace
 
 
+def workspace_users(workspace_id: int, *, active_only: bool = False) -> list[User]:
+    """People of a workspace by name, for pickers and the users page."""
+    query = sa.select(User).where(User.workspace_id == workspace_id).order_by(User.name)
+    if active_only:
+        query = query.where(User.active.is_(True))
+    return list(db.session.scalars(query))
+
+
 def create_user(
     workspace: Workspace,
     *,

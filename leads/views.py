@@ -11,7 +11,8 @@ from sqlalchemy.orm import selectinload
 from app.access import roles_required
 from app.extensions import db
 from app.htmx import render
-from app.models import Role, User
+from app.models import Role
+from app.users import workspace_users
 from leads import bp
 from leads.editing import LeadInput, add_note, check_lead, normalize_contact, save_lead
 from leads.forms import LeadForm, LeadListForm, NoteForm
@@ -33,15 +34,8 @@ def _workspace_lists() -> list[LeadList]:
     )
 
 
-def _assignable_users() -> list[User]:
-    query = (
-        sa.select(User)
-        .where(User.workspace_id == current_user.workspace_id, User.active.is_(True))
-        .order_by(User.name)
-    )
-    if not current_user.sees_all_leads:
-        query = query.where(User.id == current_user.id)
-    return list(db.session.scalars(query))
+def _active_users():
+    return workspace_users(current_user.workspace_id, active_only=True)
 
 
 def _lead_or_404(lead_id: int) -> Lead:
@@ -78,7 +72,7 @@ def index():
         page=page,
         filters=filters,
         lists=_workspace_lists(),
-        owners=_assignable_users() if current_user.sees_all_leads else [],
+        owners=_active_users() if current_user.sees_all_leads else [],
         statuses=list(LeadStatus),
     )
 
@@ -94,7 +88,7 @@ def count():
 def _lead_form(lead: Lead | None) -> LeadForm:
     form = LeadForm(obj=lead)
     if current_user.sees_all_leads:
-        form.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in _assignable_users()]
+        form.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in _active_users()]
     else:
         del form.owner_id
     form.list_id.choices = [(0, "No list")] + [(lst.id, lst.name) for lst in _workspace_lists()]
