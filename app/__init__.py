@@ -37,8 +37,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=app.config["TRUSTED_PROXIES"]
         )
     register_extensions(app)
-    register_blueprints(app)
+    # The begin-mode hook must run before any blueprint's hook touches the database.
     register_request_hooks(app)
+    register_blueprints(app)
     from app.cli import register_cli
     from app.errors import register_errorhandlers
 

@@ -49,3 +49,22 @@ def test_concurrent_read_then_write_transactions_all_succeed(app, app_config, wo
     assert failures == []
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(LeadList.id))) == WRITERS * WRITES_EACH
+
+
+def test_signed_in_reads_do_not_take_the_write_lock(app, client, admin, login):
+    """A GET must begin deferred even when a blueprint hook loads the user first."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    statements: list[str] = []
+
+    def remember(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    login(admin)
+    sa.event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        assert client.get("/leads").status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", remember)
+    begins = [s for s in statements if s.startswith("BEGIN")]
+    assert begins and set(begins) == {"BEGIN"}
