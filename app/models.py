@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -98,11 +99,13 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str | None:
         return self.login_session_id
 
-    @property
+    @functools.cached_property
     def roles(self) -> frozenset[Role]:
+        # Asked several times per request (navigation, access checks); built once.
         return frozenset(Role(row.role) for row in self.role_rows)
 
     def set_roles(self, roles: set[Role]) -> None:
+        self.__dict__.pop("roles", None)
         keep = {row.role: row for row in self.role_rows if Role(row.role) in roles}
         self.role_rows = list(keep.values()) + [
             UserRole(role=role.value) for role in roles if role.value not in keep

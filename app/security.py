@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import LoginSession, User, utcnow
@@ -70,7 +71,16 @@ def start_login_session(user: User, ip_address: str | None, user_agent: str | No
 
 def load_login_session(session_id: str) -> LoginSession | None:
     """The live login behind a cookie, or None when it was revoked, expired or disabled."""
-    row = db.session.get(LoginSession, session_id)
+    # One query for the login, its user and their roles: this runs on every request.
+    row = (
+        db.session.execute(
+            sa.select(LoginSession)
+            .where(LoginSession.id == session_id)
+            .options(joinedload(LoginSession.user).joinedload(User.role_rows))
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     lifetime = timedelta(seconds=current_app.config["PERMANENT_SESSION_LIFETIME"])

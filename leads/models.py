@@ -48,6 +48,12 @@ class ActivityType(enum.StrEnum):
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
+def display_name(lead: Any) -> str:
+    """How a lead is called on screen: its name, else its company, email or phone."""
+    name = lead.full_name or " ".join(p for p in (lead.first_name, lead.last_name) if p)
+    return name or lead.company or lead.email or lead.phone_raw or f"Lead #{lead.id}"
+
+
 class LeadList(db.Model):
     __tablename__ = "lead_lists"
     __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
@@ -125,8 +131,7 @@ class Lead(db.Model):
 
     @property
     def display_name(self) -> str:
-        name = self.full_name or " ".join(p for p in (self.first_name, self.last_name) if p)
-        return name or self.company or self.email or self.phone_raw or f"Lead #{self.id}"
+        return display_name(self)
 
     @property
     def status_label(self) -> str:

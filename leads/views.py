@@ -6,7 +6,6 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 
 from app.access import roles_required
 from app.extensions import db
@@ -62,9 +61,7 @@ def home():
 def index():
     """Leads newest first, with active search, filters and keyset pages."""
     filters = LeadFilters.from_args(request.args)
-    query = filtered_leads(current_user, filters).options(
-        selectinload(Lead.owner), selectinload(Lead.lead_list)
-    )
+    query = filtered_leads(current_user, filters)
     page = lead_page(query, after=_int_arg("after"), before=_int_arg("before"))
     return render(
         "leads/index.html",
@@ -82,7 +79,8 @@ def index():
 def count():
     """How many leads match the filters; fetched after the page, as counting is the slow part."""
     filters = LeadFilters.from_args(request.args)
-    return render("leads/_count.html", total=count_leads(filtered_leads(current_user, filters)))
+    total, more = count_leads(filtered_leads(current_user, filters))
+    return render("leads/_count.html", total=total, more=more)
 
 
 def _lead_form(lead: Lead | None) -> LeadForm:

@@ -115,8 +115,8 @@ def test_health_reports_workers_and_scheduler(app, client, service_env):
         }
         # RQ registers a worker before it installs its SIGTERM handler; stopping it in
         # that window would leave a ghost registration behind, so wait until it idles.
-        worker = Worker.all(connection=redis_connection())[0]
-        while worker.get_state() != "idle" and time.monotonic() < deadline:
+        while Worker.all(connection=redis_connection())[0].get_state() != "idle":
+            assert time.monotonic() < deadline, "the worker never became idle"
             time.sleep(0.1)
     finally:
         for process in processes:
