@@ -11,7 +11,7 @@ from app.access import roles_required
 from app.extensions import db
 from app.htmx import render
 from app.models import Role
-from app.users import workspace_users
+from app.users import user_choices
 from leads import bp
 from leads.editing import LeadInput, add_note, check_lead, normalize_contact, save_lead
 from leads.forms import LeadForm, LeadListForm, NoteForm
@@ -33,8 +33,13 @@ def _workspace_lists() -> list[LeadList]:
     )
 
 
-def _active_users():
-    return workspace_users(current_user.workspace_id, active_only=True)
+def _list_choices() -> list[sa.Row[tuple[int, str]]]:
+    # Plain (id, name) rows: the select boxes need nothing else, and rows are cheap.
+    return list(db.session.execute(
+        sa.select(LeadList.id, LeadList.name)
+        .where(LeadList.workspace_id == current_user.workspace_id)
+        .order_by(LeadList.name)
+    ))
 
 
 def _lead_or_404(lead_id: int) -> Lead:
@@ -68,8 +73,8 @@ def index():
         block="results",
         page=page,
         filters=filters,
-        lists=_workspace_lists(),
-        owners=_active_users() if current_user.sees_all_leads else [],
+        lists=_list_choices(),
+        owners=user_choices(current_user.workspace_id) if current_user.sees_all_leads else [],
         statuses=list(LeadStatus),
     )
 
@@ -86,10 +91,11 @@ def count():
 def _lead_form(lead: Lead | None) -> LeadForm:
     form = LeadForm(obj=lead)
     if current_user.sees_all_leads:
-        form.owner_id.choices = [(0, "Nobody")] + [(u.id, u.name) for u in _active_users()]
+        owners = user_choices(current_user.workspace_id)
+        form.owner_id.choices = [(0, "Nobody")] + [tuple(u) for u in owners]
     else:
         del form.owner_id
-    form.list_id.choices = [(0, "No list")] + [(lst.id, lst.name) for lst in _workspace_lists()]
+    form.list_id.choices = [(0, "No list")] + [tuple(lst) for lst in _list_choices()]
     if request.method == "GET":
         if lead is None and "owner_id" in form:
             form.owner_id.data = current_user.id
