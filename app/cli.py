@@ -43,6 +43,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(rq_cli)
     add_cron(app, CronEntry("app.jobs.purge_login_sessions", interval=3600, queue="low"))
+    add_cron(app, CronEntry("app.jobs.refresh_database_statistics", cron="17 3 * * *", queue="low"))
 
 
 @users_cli.command("bootstrap-admin")

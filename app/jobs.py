@@ -7,6 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from app.database import refresh_statistics
 from app.extensions import db
 from app.models import LoginSession, User, utcnow
 from app.queue import job
@@ -32,3 +33,10 @@ def purge_login_sessions() -> int:
     )
     db.session.commit()
     return deleted
+
+
+@job
+def refresh_database_statistics() -> None:
+    """Keep query plans good as the data grows (imports add leads in bulk)."""
+    for engine in db.engines.values():
+        refresh_statistics(engine)

@@ -33,11 +33,13 @@ def workspace_users(workspace_id: int, *, active_only: bool = False) -> list[Use
 
 def user_choices(workspace_id: int) -> list[sa.Row[tuple[int, str]]]:
     """(id, name) of the active people of a workspace, for select boxes."""
-    return list(db.session.execute(
-        sa.select(User.id, User.name)
-        .where(User.workspace_id == workspace_id, User.active.is_(True))
-        .order_by(User.name)
-    ))
+    return list(
+        db.session.execute(
+            sa.select(User.id, User.name)
+            .where(User.workspace_id == workspace_id, User.active.is_(True))
+            .order_by(User.name)
+        )
+    )
 
 
 def create_user(

@@ -82,6 +82,11 @@ class Lead(db.Model):
         sa.Index("ix_leads_workspace_owner_id", "workspace_id", "owner_id", "id"),
         sa.Index("ix_leads_workspace_list_id", "workspace_id", "list_id", "id"),
         sa.Index("ix_leads_workspace_time_zone_id", "workspace_id", "time_zone", "id"),
+        # Prefix search on names (see leads.queries.NAME_SEARCH_COLUMNS).
+        *(
+            sa.Index(f"ix_leads_search_{name}", "workspace_id", sa.func.lower(sa.text(name)))
+            for name in ("first_name", "last_name", "full_name", "company")
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

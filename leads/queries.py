@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import phonenumbers
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -73,24 +74,50 @@ def filtered_leads(user: User, filters: LeadFilters) -> sa.Select[tuple[Lead]]:
     if filters.time_zone:
         query = query.where(Lead.time_zone == filters.time_zone)
     if filters.q:
-        query = query.where(_search_condition(filters.q))
+        calling_code = phonenumbers.country_code_for_region(user.workspace.default_region)
+        query = query.where(_search_condition(filters.q, calling_code or None))
     return query
 
 
-def _search_condition(q: str) -> sa.ColumnElement[bool]:
+# Name columns searched by prefix; each has a (workspace_id, lower(column)) index.
+NAME_SEARCH_COLUMNS = (Lead.first_name, Lead.last_name, Lead.full_name, Lead.company)
+# Below these lengths a prefix matches so many leads that walking the newest ones
+# until a page is full beats collecting and sorting every match.
+MIN_INDEXED_NAME_PREFIX = 2
+MIN_PHONE_PREFIX_DIGITS = 7
+
+
+def _search_condition(q: str, default_calling_code: int | None) -> sa.ColumnElement[bool]:
     digits = _DIGITS.sub("", q)
     if "@" in q:
-        return Lead.email_key.startswith(q.lower(), autoescape=True)
+        return _prefix(Lead.email_key, q.lower())
     if len(digits) >= 4 and len(digits) >= len(q.replace(" ", "")) // 2:
-        return Lead.phone_e164.contains(digits, autoescape=True)
+        if len(digits) < MIN_PHONE_PREFIX_DIGITS:
+            return Lead.phone_e164.contains(digits, autoescape=True)
+        # Typed without "+": either the full international number or a national
+        # one in the workspace's default country.
+        prefixes = {f"+{digits}"}
+        if default_calling_code and not q.lstrip().startswith("+"):
+            prefixes.add(f"+{default_calling_code}{digits.removeprefix('0')}")
+        return sa.or_(*(_prefix(Lead.phone_e164, p) for p in sorted(prefixes)))
     pattern = q.lower()
+    if len(pattern) < MIN_INDEXED_NAME_PREFIX:
+        return sa.func.lower(Lead.first_name).startswith(pattern, autoescape=True)
     return sa.or_(
-        *(
-            sa.func.lower(column).startswith(pattern, autoescape=True)
-            for column in (Lead.first_name, Lead.last_name, Lead.full_name, Lead.company)
-        ),
-        Lead.email_key.startswith(pattern, autoescape=True),
+        *(_prefix(sa.func.lower(column), pattern) for column in NAME_SEARCH_COLUMNS),
+        _prefix(Lead.email_key, pattern),
     )
+
+
+def _prefix(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
+    """``column`` starts with ``prefix``, written so a b-tree index on it is used.
+
+    LIKE alone is not index-assisted (SQLite's LIKE is case-insensitive and
+    PostgreSQL's needs a pattern-ops index); the range narrows through the index
+    and LIKE keeps the answer exact whatever the collation.
+    """
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return sa.and_(column >= prefix, column < upper, column.startswith(prefix, autoescape=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,11 +35,13 @@ def _workspace_lists() -> list[LeadList]:
 
 def _list_choices() -> list[sa.Row[tuple[int, str]]]:
     # Plain (id, name) rows: the select boxes need nothing else, and rows are cheap.
-    return list(db.session.execute(
-        sa.select(LeadList.id, LeadList.name)
-        .where(LeadList.workspace_id == current_user.workspace_id)
-        .order_by(LeadList.name)
-    ))
+    return list(
+        db.session.execute(
+            sa.select(LeadList.id, LeadList.name)
+            .where(LeadList.workspace_id == current_user.workspace_id)
+            .order_by(LeadList.name)
+        )
+    )
 
 
 def _lead_or_404(lead_id: int) -> Lead:

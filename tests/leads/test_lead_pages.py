@@ -246,3 +246,61 @@ def test_lists_can_be_created_and_names_stay_unique(client, make_user, login):
     assert client.post("/lists/new", data={"name": "Webinar"}).status_code == 302
     again = client.post("/lists/new", data={"name": "Webinar"})
     assert "exists already" in again.get_data(as_text=True)
+
+
+def test_search_matches_prefixes_of_names_companies_emails_and_phones(
+    app, client, admin, login, workspace
+):
+    rows = [
+        dict(first_name="Zoë", last_name="Smithers", company="Acme"),
+        dict(first_name="Sam", last_name="Jones", company="Smith & Sons"),
+        dict(full_name="Smita Rao"),
+        dict(first_name="Ann", email_key="smith.ann@example.com"),
+        dict(first_name="Bob", last_name="Blacksmith"),  # "smith" inside a word: no match
+        dict(first_name="Cal", phone_e164="+14155550134"),
+        dict(first_name="Dee", phone_e164="+442079460958"),
+    ]
+    db.session.execute(sa.insert(Lead), [
+        {"workspace_id": workspace.id, "status": "new", "phone_time_zones": [], "custom_fields": {},
+         **row} for row in rows
+    ])  # fmt: skip
+    db.session.commit()
+    login(admin)
+
+    def found(q):
+        page = client.get("/leads", query_string={"q": q}).get_data(as_text=True)
+        return set(re.findall(r'href="/leads/\d+">([^<]+)<', page))
+
+    assert found("smi") == {"Zoë Smithers", "Sam Jones", "Smita Rao", "Ann"}
+    assert found("SMITH") == {"Zoë Smithers", "Sam Jones", "Ann"}
+    assert found("smith.ann@") == {"Ann"}
+    assert found("(415) 555-0134") == {"Cal"}
+    assert found("+44 20 7946") == {"Dee"}
+    assert found("0134") == {"Cal"}  # a few digits: anywhere in the number
+
+
+def test_search_plans_use_the_indexes(app, admin, workspace):
+    """At a million leads a scan costs a second; every indexed search must seek."""
+    from app.jobs import refresh_database_statistics
+    from leads.queries import LeadFilters, filtered_leads
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite query plans")
+    db.session.execute(sa.insert(Lead), [
+        {"workspace_id": workspace.id, "status": "new", "phone_time_zones": [], "custom_fields": {},
+         "first_name": f"First{n}", "last_name": f"Last{n}", "company": f"Co{n % 50}",
+         "email_key": f"p{n}@example.com", "phone_e164": f"+1415555{n:04}"}
+        for n in range(2000)
+    ])  # fmt: skip
+    db.session.commit()
+    refresh_database_statistics()  # what the nightly job does
+    for q, index in [
+        ("smith", "ix_leads_search_last_name"),
+        ("smith", "ix_leads_search_company"),
+        ("smith@ex", "(workspace_id=? AND email_key>? AND email_key<?)"),
+        ("415 555 0134", "(workspace_id=? AND phone_e164>? AND phone_e164<?)"),
+    ]:
+        query = filtered_leads(admin, LeadFilters(q=q)).order_by(Lead.id.desc()).limit(51)
+        sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+        plan = " ".join(row[-1] for row in db.session.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}")))
+        assert index in plan, (q, plan)
