@@ -26,7 +26,8 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Role, Team, User, Workspace, utcnow
 from app.users import create_user, default_workspace, save_team
-from leads.editing import _columns, normalize_contact
+from leads.editing import lead_columns as form_columns
+from leads.editing import normalize_contact
 from leads.models import Activity, ActivityType, Lead, LeadList, LeadStatus
 
 DEMO_DOMAIN = "demo.leadline.test"
@@ -788,7 +789,7 @@ def lead_columns(raw: RawLead, default_region: str = DEFAULT_REGION) -> dict[str
     phone, email, country = normalize_contact(
         values.get("phone"), values.get("email"), values.get("country"), default_region
     )
-    columns = _columns(values, phone, email, country)
+    columns = form_columns(values, phone, email, country)
     columns["custom_fields"] = raw.custom_fields
     return columns
 

@@ -89,7 +89,7 @@ def check_lead(
         problems.by_field["phone"] = phone.error
     if email and email.error:
         problems.by_field["email"] = email.error
-    columns = _columns(values, phone, email, country)
+    columns = lead_columns(values, phone, email, country)
     columns["custom_fields"] = data.custom_fields
     if not any(
         columns.get(k)
@@ -100,12 +100,13 @@ def check_lead(
     return problems, columns
 
 
-def _columns(
+def lead_columns(
     values: dict[str, Any],
     phone: NormalizedPhone | None,
     email: NormalizedEmail | None,
     country: str | None,
 ) -> dict[str, Any]:
+    """Column values of a lead from typed values and its normalized phone and email."""
     columns: dict[str, Any] = {name: normalize_name(values.get(name)) for name in NAME_FIELDS}
     columns.update({name: blank_to_none(values.get(name)) for name in PLAIN_FIELDS})
     columns.update(
@@ -114,20 +115,27 @@ def _columns(
         status=values.get("status"),
         owner_id=values.get("owner_id"),
         list_id=values.get("list_id"),
-        phone_raw=phone.raw if phone else None,
-        phone_e164=phone.e164 if phone else None,
-        phone_extension=phone.extension if phone else None,
-        phone_region=phone.region if phone else None,
-        phone_type=phone.number_type if phone else None,
-        phone_time_zones=list(phone.time_zones) if phone else [],
-        time_zone=phone.time_zones[0] if phone and phone.time_zones else None,
-        diallable=bool(phone and phone.diallable),
-        email_raw=email.raw if email else None,
-        email=email.normalized if email else None,
-        email_key=email.key if email else None,
-        email_valid=bool(email and email.valid),
+        **contact_columns(phone, email),
     )
     return columns
+
+
+def contact_columns(phone: NormalizedPhone | None, email: NormalizedEmail | None) -> dict[str, Any]:
+    """The phone and email columns of a lead, the same for the form, imports and capture."""
+    return {
+        "phone_raw": phone.raw if phone else None,
+        "phone_e164": phone.e164 if phone else None,
+        "phone_extension": phone.extension if phone else None,
+        "phone_region": phone.region if phone else None,
+        "phone_type": phone.number_type if phone else None,
+        "phone_time_zones": list(phone.time_zones) if phone else [],
+        "time_zone": phone.time_zones[0] if phone and phone.time_zones else None,
+        "diallable": bool(phone and phone.diallable),
+        "email_raw": email.raw if email else None,
+        "email": email.normalized if email else None,
+        "email_key": email.key if email else None,
+        "email_valid": bool(email and email.valid),
+    }
 
 
 def _check_duplicates(lead: Lead, columns: dict[str, Any], problems: LeadProblems) -> None:
