@@ -106,6 +106,9 @@ class Lead(db.Model):
     phone_time_zones: Mapped[list[str]] = mapped_column(JSONType, default=list)
     time_zone: Mapped[str | None] = mapped_column(sa.String(64))
     diallable: Mapped[bool] = mapped_column(default=False)
+    # Further numbers (mobile, other) as [{"kind", "raw", "e164", "extension"}]; the
+    # primary phone above is the one dialled and deduplicated on.
+    other_phones: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
 
     email_raw: Mapped[str | None] = mapped_column(sa.String(320))
     email: Mapped[str | None] = mapped_column(sa.String(320))
@@ -128,6 +131,9 @@ class Lead(db.Model):
     list_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lead_lists.id", ondelete="SET NULL"))
     source: Mapped[str | None] = mapped_column(sa.String(120))
     external_id: Mapped[str | None] = mapped_column(sa.String(200))
+    # Set while the import that created the lead is running: such leads stay out of
+    # every view until the import finishes, so a crashed import shows nothing half-done.
+    pending_import_id: Mapped[int | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -165,3 +171,176 @@ class Activity(db.Model):
     @property
     def type_label(self) -> str:
         return ActivityType(self.type).label
+
+
+class ContactKind(enum.StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+class DoNotContact(db.Model):
+    """A phone number or email address nobody may contact, whichever lead carries it.
+
+    Keyed by the normalized value, not by lead, so it outlives deleted leads and
+    stops future imports too.
+    """
+
+    __tablename__ = "do_not_contact"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "kind", "value"),
+        enum_check("kind", tuple(k.value for k in ContactKind)),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    value: Mapped[str] = mapped_column(sa.String(320))
+    reason: Mapped[str | None] = mapped_column(sa.String(300))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImportStatus(enum.StrEnum):
+    UPLOADED = "uploaded"  # stored and sniffed; the marketer is mapping columns
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UNDONE = "undone"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+ACTIVE_IMPORT_STATUSES = (ImportStatus.QUEUED.value, ImportStatus.RUNNING.value)
+
+
+class DuplicatePolicy(enum.StrEnum):
+    """What an imported row does to the lead it duplicates."""
+
+    SKIP = "skip"
+    FILL = "fill"  # only fields that are empty on the lead
+    OVERWRITE = "overwrite"
+
+
+class SuppressionPolicy(enum.StrEnum):
+    """What happens to rows on the do-not-contact list."""
+
+    SUPPRESS = "suppress"  # imported; the list keeps them out of every queue
+    SKIP = "skip"
+
+
+class ImportRun(db.Model):
+    """One uploaded file and what importing it did; SQL holds the truth, not Redis."""
+
+    __tablename__ = "import_runs"
+    __table_args__ = (
+        enum_check("status", tuple(s.value for s in ImportStatus)),
+        enum_check("duplicate_policy", tuple(p.value for p in DuplicatePolicy)),
+        enum_check("suppression_policy", tuple(p.value for p in SuppressionPolicy)),
+        sa.Index("ix_import_runs_workspace_id_id", "workspace_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(sa.String(20), default=ImportStatus.UPLOADED.value)
+    original_name: Mapped[str] = mapped_column(sa.String(255))
+    # A generated name under instance/imports/: never derived from user input, never served.
+    stored_name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    file_size: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    source_format: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    mapping: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    default_region: Mapped[str] = mapped_column(sa.String(2), default="US")
+    duplicate_policy: Mapped[str] = mapped_column(sa.String(10), default=DuplicatePolicy.SKIP.value)
+    suppression_policy: Mapped[str] = mapped_column(
+        sa.String(10), default=SuppressionPolicy.SUPPRESS.value
+    )
+    list_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lead_lists.id", ondelete="SET NULL"))
+    source: Mapped[str | None] = mapped_column(sa.String(120))
+    total_estimate: Mapped[int | None]
+    # `processed` is also the resume cursor: records before it are done for good.
+    processed: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    suppressed: Mapped[int] = mapped_column(default=0)
+    errors: Mapped[int] = mapped_column(default=0)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    undo_report: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    created_by: Mapped[User | None] = relationship()
+    lead_list: Mapped[LeadList | None] = relationship()
+
+    @property
+    def status_label(self) -> str:
+        return ImportStatus(self.status).label
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in (ImportStatus.UPLOADED, *ACTIVE_IMPORT_STATUSES)
+
+
+class ImportChange(db.Model):
+    """What an import did to one lead, so it can be undone exactly.
+
+    `before` holds the fields an update replaced, with their old values; `stamp` is
+    the updated_at the import wrote, so undo can tell whether anyone touched the
+    lead since.
+    """
+
+    __tablename__ = "import_changes"
+    __table_args__ = (
+        sa.UniqueConstraint("import_run_id", "lead_id"),
+        enum_check("action", ("created", "updated")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_run_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("import_runs.id", ondelete="CASCADE"), index=True
+    )
+    lead_id: Mapped[int] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(sa.String(10))
+    before: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    stamp: Mapped[datetime]
+
+
+class ImportRowError(db.Model):
+    """A rejected row with its line and reason: the downloadable error file."""
+
+    __tablename__ = "import_row_errors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_run_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("import_runs.id", ondelete="CASCADE"), index=True
+    )
+    line: Mapped[int]
+    raw: Mapped[str] = mapped_column(sa.Text)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+
+
+class MappingTemplate(db.Model):
+    """A saved column mapping a marketer reuses for files from the same source."""
+
+    __tablename__ = "mapping_templates"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    mapping: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

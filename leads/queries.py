@@ -18,7 +18,9 @@ _DIGITS = re.compile(r"\D+")
 
 def visible_leads(user: User) -> sa.Select[tuple[Lead]]:
     """Leads of the user's workspace; reps and callers see only their own."""
-    query = sa.select(Lead).where(Lead.workspace_id == user.workspace_id)
+    query = sa.select(Lead).where(
+        Lead.workspace_id == user.workspace_id, Lead.pending_import_id.is_(None)
+    )
     if not user.sees_all_leads:
         query = query.where(Lead.owner_id == user.id)
     return query
