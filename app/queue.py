@@ -63,6 +63,7 @@ def enqueue(
     queue: str = "default",
     job_id: str | None = None,
     retry: Retry | None = None,
+    job_timeout: int | None = None,
     **kwargs: Any,
 ) -> Job:
     """Enqueue a job by dotted path, so lower packages never import the job's module.
@@ -72,9 +73,14 @@ def enqueue(
     """
     q = get_queue(queue)
     if not job_id:
-        return q.enqueue(func_path, *args, retry=retry, kwargs=kwargs)
+        return q.enqueue(
+            func_path, args=args, kwargs=kwargs, retry=retry, job_timeout=job_timeout
+        )
     try:
-        return q.enqueue(func_path, *args, job_id=job_id, unique=True, retry=retry, kwargs=kwargs)
+        return q.enqueue(
+            func_path, args=args, kwargs=kwargs, job_id=job_id, unique=True, retry=retry,
+            job_timeout=job_timeout,
+        )  # fmt: skip
     except DuplicateJobError:
         return Job.fetch(job_id, connection=q.connection)
 

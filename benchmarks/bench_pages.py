@@ -1,10 +1,10 @@
 """The leads page at a million leads in SQLite, against a bare Flask page.
 
     .venv/bin/python benchmarks/bench_pages.py [--leads 1000000] [--rounds 5]
-        [--seconds-per-round 2] [--db-dir DIR] [--keep] [--diagnose]
+        [--seconds-per-round 2] [--db-dir DIR] [--keep] [--diagnose] [--no-served]
 
-Both pages are served in this process, in alternating rounds, through plain WSGI
-calls (no server, no sockets), so the ratio compares what the app does per
+Both pages are first called in this process, in alternating rounds, through plain
+WSGI calls (no server, no sockets), so the ratio compares what the app does per
 request with what any Flask page costs:
 
 - list: GET /leads?status=new as a signed-in admin: login session, role check,
@@ -14,26 +14,40 @@ request with what any Flask page costs:
 Extra lines compare a deep page (?after=<id near the end>), a search (?q=smith)
 and the htmx fragment of the list with the same bare page.
 
-The target is list/bare >= 0.5. The last line is
-``pages: leads=… list_rps=… bare_rps=… ratio=…``.
+Then, unless --no-served, the same two pages are served over HTTP as production
+serves them (gunicorn, two sync workers each) and loaded by a fixed number of
+concurrent clients, one new connection per request: the ``served:`` line is what
+a browser sees, where the fixed cost of HTTP narrows the gap between the pages.
+
+The target is in-process list/bare >= 0.5. The last line is
+``pages: leads=… list_rps=… bare_rps=… ratio=…``, the in-process figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import cProfile
+import http.client
+import inspect
 import io
+import json
 import os
 import pstats
 import shutil
+import signal
+import socket
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -91,6 +105,38 @@ BARE_TEMPLATE = """<!doctype html>
 <td>{{ row.company }}</td><td>{{ row.phone }}</td><td>{{ row.email }}</td>
 <td>{{ row.status }}</td><td>{{ row.owner }}</td><td>{{ row.list }}</td></tr>
 {% endfor %}</tbody></table></main></body></html>"""
+
+# Served mode: production's server and worker count, and enough clients that a
+# worker never idles while its next request is on the way.
+SERVED_WORKERS = 2
+SERVED_CLIENTS = 4
+SERVED_WARMUP_SECONDS = 1.0
+SERVER_START_SECONDS = 30
+SERVER_STOP_SECONDS = 10
+# Both pages hold a header row and 50 lead rows; fewer means a login or error
+# page came back, which must not count as a served page.
+MIN_TABLE_ROWS = 50
+
+# The bare page for gunicorn, which imports it by name from a folder: filled in
+# with the source of bare_app() itself, so both modes time the same app.
+BARE_MODULE = '''"""The bare page of benchmarks/bench_pages.py, served by gunicorn."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template
+from jinja2 import DictLoader
+
+BARE_TEMPLATE = {template!r}
+
+
+{bare_app}
+
+app = bare_app(json.loads((Path(__file__).parent / "rows.json").read_text()))
+'''
 
 
 # --------------------------------------------------------------------------
@@ -313,7 +359,11 @@ def requests_per_second(call: Callable[[], None], seconds: float) -> float:
 
 
 def run_rounds(
-    targets: dict[str, Callable[[], None]], rounds: int, seconds: float
+    targets: dict[str, Callable[[], None]],
+    rounds: int,
+    seconds: float,
+    measure: Callable[[Callable[[], None], float], float] = requests_per_second,
+    label: str = "round",
 ) -> dict[str, float]:
     """Medians over rounds; the order rotates so no target always runs first."""
     results: dict[str, list[float]] = defaultdict(list)
@@ -321,10 +371,215 @@ def run_rounds(
     for number in range(rounds):
         order = names[number % len(names) :] + names[: number % len(names)]
         for name in order:
-            results[name].append(requests_per_second(targets[name], seconds))
+            results[name].append(measure(targets[name], seconds))
         line = " ".join(f"{name}_rps={results[name][-1]:.0f}" for name in names)
-        print(f"round {number + 1}/{rounds}: {line}", flush=True)
+        print(f"{label} {number + 1}/{rounds}: {line}", flush=True)
     return {name: statistics.median(values) for name, values in results.items()}
+
+
+# --------------------------------------------------------------------------
+# Served: the same pages through gunicorn, over sockets
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    def log_tail(self, lines: int = 20) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:]) or "(no output)"
+
+    def check_alive(self) -> None:
+        code = self.process.poll()
+        if code is not None:
+            raise RuntimeError(
+                f"the {self.name} server exited with code {code}; its log ends with:\n"
+                f"{self.log_tail()}"
+            )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(name: str, module: str, folder: Path, env: dict[str, str]) -> Server:
+    port = free_port()
+    log_path = _INSTANCE / f"gunicorn-{name}.log"
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(SERVED_WORKERS),
+               "--bind", f"127.0.0.1:{port}", "--chdir", str(folder), module]  # fmt: skip
+    with open(log_path, "wb") as log:
+        # A file, not a pipe: nobody reads a pipe during the rounds, and a full one
+        # would stall the server. A process group of its own: the terminal's Ctrl-C
+        # reaches only the bench, which then stops the server and its workers.
+        process = subprocess.Popen(
+            command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            process_group=0,
+        )  # fmt: skip
+    return Server(name, process, port, log_path)
+
+
+def stop_server(server: Server) -> None:
+    # SIGTERM to the group: the master stops its workers after their current
+    # request; SIGKILL only for a server that does not stop in time.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGTERM)
+    try:
+        server.process.wait(SERVER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait()
+
+
+@contextlib.contextmanager
+def signals_raise_exit() -> Iterator[None]:
+    """While servers run, SIGTERM and SIGHUP raise SystemExit, so finally blocks stop them."""
+
+    # By default either signal ends Python at once, skipping finally blocks and
+    # leaving both servers running with nobody to stop them.
+    def handler(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = {}
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(number) is not signal.SIG_IGN:  # nohup: keep ignoring
+            previous[number] = signal.signal(number, handler)
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def http_get(port: int, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    """One request on a connection of its own, as gunicorn's sync workers close each one."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def wait_until_serving(server: Server, path: str) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while True:
+        server.check_alive()
+        try:
+            http_get(server.port, path, {})
+            return  # any answer will do; the warm-up checks the pages themselves
+        except (OSError, http.client.HTTPException):
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the {server.name} server did not answer within {SERVER_START_SECONDS}s; "
+                    f"its log ends with:\n{server.log_tail()}"
+                ) from None
+            time.sleep(0.1)
+
+
+def served_call(server: Server, path: str, cookie: str | None = None) -> Callable[[], None]:
+    """A request over HTTP that fails unless a full table of leads came back."""
+    headers = {"Connection": "close", **({"Cookie": cookie} if cookie else {})}
+
+    def call() -> None:
+        status, body = http_get(server.port, path, headers)
+        if status != 200:
+            raise RuntimeError(f"{server.name} server: {path} answered {status}, not 200")
+        if body.count(b"<tr>") < MIN_TABLE_ROWS:
+            raise RuntimeError(f"{server.name} server: {path} answered without 50 table rows")
+
+    return call
+
+
+def concurrent_rps(call: Callable[[], None], seconds: float) -> float:
+    """Requests per second from SERVED_CLIENTS threads calling in a loop for ``seconds``."""
+    done = [0] * SERVED_CLIENTS
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    began = time.perf_counter()
+    deadline = began + seconds
+
+    def client(index: int) -> None:
+        try:
+            while not stop.is_set() and time.perf_counter() < deadline:
+                call()
+                done[index] += 1
+        except BaseException as exc:  # raised again below, in the main thread
+            errors.append(exc)
+            stop.set()
+
+    # Daemons, so Ctrl-C in the main thread does not wait for the clients' loops.
+    clients = [
+        threading.Thread(target=client, args=(index,), daemon=True)
+        for index in range(SERVED_CLIENTS)
+    ]
+    try:
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join()
+    finally:
+        stop.set()
+    elapsed = time.perf_counter() - began
+    if errors:
+        raise errors[0]
+    return sum(done) / elapsed
+
+
+def write_bare_module(folder: Path, rows: list[dict[str, Any]]) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / "rows.json").write_text(json.dumps(rows))
+    source = BARE_MODULE.format(template=BARE_TEMPLATE, bare_app=inspect.getsource(bare_app))
+    (folder / "bare_page.py").write_text(source)
+
+
+def served_rates(
+    app: Flask, cookie: str, rows: list[dict[str, Any]], rounds: int, seconds: float
+) -> dict[str, float]:
+    """List and bare pages, each served by its own gunicorn, in alternating rounds."""
+    bare_folder = _INSTANCE / "bare-page"
+    write_bare_module(bare_folder, rows)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The databases, Redis and key of the in-process app: the cookie signed in
+    # this process names a login session in these databases.
+    list_env = {
+        **env,
+        "LEADLINE_INSTANCE_PATH": str(_INSTANCE),
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "PIPELINE_DATABASE_URL": app.config["SQLALCHEMY_BINDS"]["pipeline"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+    }
+    print(
+        f"serving both pages with gunicorn ({SERVED_WORKERS} workers each) to "
+        f"{SERVED_CLIENTS} concurrent clients",
+        flush=True,
+    )
+    servers: list[Server] = []
+    with signals_raise_exit():
+        try:
+            servers.append(start_server("list", "wsgi:app", PROJECT_ROOT, list_env))
+            servers.append(start_server("bare", "bare_page:app", bare_folder, env))
+            list_server, bare_server = servers
+            wait_until_serving(list_server, "/healthz")
+            wait_until_serving(bare_server, "/leads")
+            targets = {
+                "list": served_call(list_server, "/leads?status=new", cookie),
+                "bare": served_call(bare_server, "/leads"),
+            }
+            for call in targets.values():  # warm up every worker, not just the first
+                concurrent_rps(call, SERVED_WARMUP_SECONDS)
+            return run_rounds(targets, rounds, seconds, concurrent_rps, "served round")
+        finally:
+            for server in servers:
+                stop_server(server)
 
 
 # --------------------------------------------------------------------------
@@ -412,6 +667,12 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="print each query with its plan and a profile of the list page",
     )
+    parser.add_argument(
+        "--served",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time both pages served by gunicorn over HTTP (default: on)",
+    )
     return parser.parse_args()
 
 
@@ -446,7 +707,8 @@ def main() -> None:
     args = parse_args()
     app = prepare_app(database_folder(args), args.leads)
     cookie = signed_in_cookie(app)
-    bare = bare_app(page_rows(app))
+    rows = page_rows(app)
+    bare = bare_app(rows)
     targets = {
         "list": wsgi_call(app, "/leads?status=new", cookie),
         "bare": wsgi_call(bare, "/leads"),
@@ -463,6 +725,13 @@ def main() -> None:
     rps = run_rounds(targets, args.rounds, args.seconds_per_round)
     for name in ("deep", "search", "fragment"):
         print(f"{name}: rps={rps[name]:.0f} ratio={rps[name] / rps['bare']:.2f}")
+    # After the in-process rounds, so the servers cannot disturb those figures.
+    if args.served:
+        served = served_rates(app, cookie, rows, args.rounds, args.seconds_per_round)
+        print(
+            f"served: list_rps={served['list']:.0f} bare_rps={served['bare']:.0f} "
+            f"ratio={served['list'] / served['bare']:.2f}"
+        )
     print(
         f"pages: leads={args.leads} list_rps={rps['list']:.0f} bare_rps={rps['bare']:.0f} "
         f"ratio={rps['list'] / rps['bare']:.2f}"

@@ -8,8 +8,10 @@ bp = Blueprint("leads", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from leads import models, views  # noqa: F401  (models register tables, views routes)
+    from app.cli import CronEntry, add_cron
+    from leads import import_views, models, views  # noqa: F401  (tables and routes register)
     from leads.cli import demo_cli
 
     app.register_blueprint(bp)
     app.cli.add_command(demo_cli)
+    add_cron(app, CronEntry("leads.jobs.resume_stalled_imports", interval=60))

@@ -209,6 +209,7 @@ class ImportStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    UNDOING = "undoing"
     UNDONE = "undone"
 
     @property
@@ -216,7 +217,9 @@ class ImportStatus(enum.StrEnum):
         return self.value.capitalize()
 
 
-ACTIVE_IMPORT_STATUSES = (ImportStatus.QUEUED.value, ImportStatus.RUNNING.value)
+ACTIVE_IMPORT_STATUSES = (
+    ImportStatus.QUEUED.value, ImportStatus.RUNNING.value, ImportStatus.UNDOING.value,
+)  # fmt: skip
 
 
 class DuplicatePolicy(enum.StrEnum):

@@ -23,10 +23,12 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from phonenumbers import (
     NumberParseException,
+    PhoneMetadata,
     PhoneNumber,
     PhoneNumberFormat,
     PhoneNumberType,
     ValidationResult,
+    phonenumberutil,
 )
 from phonenumbers import timezone as phone_timezone
 
@@ -297,7 +299,22 @@ def _reparse_without_idd(text: str) -> PhoneNumber | str | None:
 
 
 def _is_valid(parsed: PhoneNumber | str) -> TypeGuard[PhoneNumber]:
-    return isinstance(parsed, PhoneNumber) and phonenumbers.is_valid_number(parsed)
+    return _valid_region(parsed) is not None
+
+
+def _valid_region(parsed: PhoneNumber | str) -> str | None:
+    """The region a valid number belongs to (the "001" for non-geographic), else None.
+
+    Finding the region is the costly step for +1 numbers (25 regions share it),
+    so it is done once here and handed on, not repeated by is_valid_number,
+    region_code_for_number and number_type in turn.
+    """
+    if not isinstance(parsed, PhoneNumber):
+        return None
+    region = phonenumbers.region_code_for_number(parsed)
+    if region is None or not phonenumbers.is_valid_number_for_region(parsed, region):
+        return None
+    return region
 
 
 def _prefer_reparse(parsed: PhoneNumber | str, reparsed: PhoneNumber | str) -> bool:
@@ -321,17 +338,26 @@ def _time_zones(number: PhoneNumber) -> tuple[str, ...]:
     return tuple(zone for zone in zones if zone != _UNKNOWN_ZONE)
 
 
-def _valid_phone(raw: str, number: PhoneNumber) -> NormalizedPhone:
-    region = phonenumbers.region_code_for_number(number)
+def _valid_phone(raw: str, number: PhoneNumber, region: str) -> NormalizedPhone:
     return NormalizedPhone(
         raw=raw,
         e164=phonenumbers.format_number(number, PhoneNumberFormat.E164),
         extension=number.extension or None,
-        region=None if region in (None, "ZZ", _NON_GEOGRAPHIC_REGION) else region,
-        number_type=_NUMBER_TYPE_NAMES.get(phonenumbers.number_type(number)),
+        region=None if region in ("ZZ", _NON_GEOGRAPHIC_REGION) else region,
+        number_type=_NUMBER_TYPE_NAMES.get(_number_type(number, region)),
         time_zones=_time_zones(number),
         error=None,
     )
+
+
+def _number_type(number: PhoneNumber, region: str) -> int:
+    # phonenumbers.number_type() would search the region again; its helper takes
+    # the metadata of the region we already know.
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, region)
+    if metadata is None:
+        return PhoneNumberType.UNKNOWN
+    national = phonenumbers.national_significant_number(number)
+    return phonenumberutil._number_type_helper(national, metadata)
 
 
 def _invalid_phone(raw: str, error: str) -> NormalizedPhone:
@@ -363,14 +389,14 @@ def normalize_phone(value: str | None, default_region: str | None = "US") -> Nor
     raw = blank_to_none(value)
     if raw is None:
         return None
-    region = region_code(default_region)
-    parsed = _parse(raw, region)
-    if not _is_valid(parsed):
+    parsed = _parse(raw, region_code(default_region))
+    number_region = _valid_region(parsed)
+    if number_region is None:
         reparsed = _reparse_without_idd(raw)
         if reparsed is not None and _prefer_reparse(parsed, reparsed):
-            parsed = reparsed
-    if _is_valid(parsed):
-        return _valid_phone(raw, parsed)
+            parsed, number_region = reparsed, _valid_region(reparsed)
+    if number_region is not None:
+        return _valid_phone(raw, parsed, number_region)
     error = parsed if isinstance(parsed, str) else _invalid_reason(parsed)
     return _invalid_phone(raw, error)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
@@ -14,6 +14,7 @@ from app.models import Role
 from app.users import user_choices
 from leads import bp
 from leads.editing import LeadInput, add_note, check_lead, normalize_contact, save_lead
+from leads.export import export_csv, export_filename
 from leads.forms import LeadForm, LeadListForm, NoteForm
 from leads.models import Lead, LeadList, LeadStatus
 from leads.normalize import describe_local_time
@@ -88,6 +89,24 @@ def count():
     filters = LeadFilters.from_args(request.args)
     total, more = count_leads(filtered_leads(current_user, filters))
     return render("leads/_count.html", total=total, more=more)
+
+
+@bp.get("/leads/export.csv")
+@roles_required()
+def export():
+    """The filtered leads as a CSV download, streamed so any number of leads fits."""
+    query = filtered_leads(current_user, LeadFilters.from_args(request.args))
+    name = export_filename()
+    return Response(
+        # A generator: the rows are read while the response is sent.
+        export_csv(query),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}",
+            # Lead data must not stay behind in browser or proxy caches.
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def _lead_form(lead: Lead | None) -> LeadForm:

@@ -73,7 +73,7 @@ def upgrade_():
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('undo_report', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.CheckConstraint("duplicate_policy IN ('skip', 'fill', 'overwrite')", name=op.f('ck_import_runs_duplicate_policy_valid')),
-    sa.CheckConstraint("status IN ('uploaded', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'undone')", name=op.f('ck_import_runs_status_valid')),
+    sa.CheckConstraint("status IN ('uploaded', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'undoing', 'undone')", name=op.f('ck_import_runs_status_valid')),
     sa.CheckConstraint("suppression_policy IN ('suppress', 'skip')", name=op.f('ck_import_runs_suppression_policy_valid')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_import_runs_created_by_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['list_id'], ['lead_lists.id'], name=op.f('fk_import_runs_list_id_lead_lists'), ondelete='SET NULL'),

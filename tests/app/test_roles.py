@@ -13,6 +13,7 @@ from app.models import Role
 PUBLIC = "public"
 ANY = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
+IMPORTERS = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER})
 
 EXPECTED: dict[str, str | frozenset[Role]] = {
     "static": PUBLIC,
@@ -24,13 +25,22 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.home": ANY,
     "leads.index": ANY,
     "leads.count": ANY,
+    "leads.export": ANY,
     "leads.new": ANY,
     "leads.edit": ANY,
     "leads.preview": ANY,
     "leads.detail": ANY,
     "leads.note": ANY,
     "leads.lists": ANY,
-    "leads.edit_list": frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER}),
+    "leads.edit_list": IMPORTERS,
+    "leads.imports": IMPORTERS,
+    "leads.new_import": IMPORTERS,
+    "leads.import_setup": IMPORTERS,
+    "leads.start_import": IMPORTERS,
+    "leads.import_status": IMPORTERS,
+    "leads.cancel_import": IMPORTERS,
+    "leads.undo_import": IMPORTERS,
+    "leads.import_errors": IMPORTERS,
     "admin.teams": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.users": ADMIN,
     "admin.new_user": ADMIN,
@@ -44,6 +54,7 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
 }
 
 URL_VALUES = {
+    "run_id": 999_999,
     "user_id": 999_999,
     "team_id": 999_999,
     "lead_id": 999_999,
