@@ -41,10 +41,11 @@ How messy files are read, and why:
     wrong columns. Short records are padded with "".
 - NUL characters carry nothing and PostgreSQL cannot store them: they are
   removed and the row kept; :class:`ReadStats` counts the lines.
-- Cells are returned verbatim: no trimming, no number conversion (a CSV's
-  ``1.55512E+10`` stays text), markup untouched. XLSX numbers become plain
-  digits (``15551234567``, never ``1.55512E+10`` or ``...567.0``) and dates
-  ISO ``YYYY-MM-DD``.
+- Cells are returned as written: no trimming, no number conversion (a CSV's
+  ``1.55512E+10`` stays text), markup untouched; only spaces right after a
+  delimiter are skipped, so that ``a, "b, c"`` is two cells. XLSX numbers
+  become plain digits (``15551234567``, never ``1.55512E+10`` or
+  ``...567.0``) and dates ISO ``YYYY-MM-DD``.
 """
 
 from __future__ import annotations
@@ -63,10 +64,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Literal, NamedTuple, TextIO
 
 import charset_normalizer
 import openpyxl
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 __all__ = [
     "MAX_CELL_CHARS",
@@ -308,9 +312,9 @@ def _detect_encoding(prefix: bytes, complete: bool) -> tuple[str, str]:
     utf16 = _utf16_without_bom(prefix)
     if utf16 is not None:
         return utf16, f"Encoding: {_ENCODING_NAMES[utf16]} (no byte-order mark)"
-    if _is_utf8(prefix, complete):
+    if _strict_text(prefix, "utf-8", complete) is not None:
         return "utf-8", "Encoding: UTF-8"
-    codec = _guess_legacy(prefix)
+    codec = _guess_legacy(prefix, complete)
     return codec, f"Encoding: {_encoding_name(codec)} (guessed)"
 
 
@@ -328,18 +332,20 @@ def _utf16_without_bom(prefix: bytes) -> str | None:
     return None
 
 
-def _is_utf8(prefix: bytes, complete: bool) -> bool:
-    # An incremental decoder leaves a character cut at the end of the prefix
-    # pending instead of calling it an error.
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+def _strict_text(prefix: bytes, codec: str, complete: bool) -> str | None:
+    """``prefix`` decoded, or None when it is not valid ``codec``.
+
+    Unless ``complete``, a character cut at the end of the prefix is left
+    pending by the incremental decoder instead of counting as an error.
+    """
+    decoder = codecs.getincrementaldecoder(codec)("strict")
     try:
-        decoder.decode(prefix, final=complete)
+        return decoder.decode(prefix, final=complete)
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
 
 
-def _guess_legacy(prefix: bytes) -> str:
+def _guess_legacy(prefix: bytes, complete: bool) -> str:
     """charset-normalizer's guess for a non-UTF-8 sample, with two corrections."""
     matches = charset_normalizer.from_bytes(prefix)
     best = matches.best()
@@ -354,11 +360,9 @@ def _guess_legacy(prefix: bytes) -> str:
     # On a few hundred bytes a Shift-JIS file reads as "valid" Korean, but
     # Japanese text is written with kana, which Korean bytes never produce.
     if best.encoding in _CJK:
-        try:
-            if _KANA.search(prefix.decode("cp932")):
-                return "cp932"
-        except UnicodeDecodeError:
-            pass
+        japanese = _strict_text(prefix, "cp932", complete)
+        if japanese is not None and _KANA.search(japanese):
+            return "cp932"
     return best.encoding
 
 
@@ -781,7 +785,7 @@ def _workbook(path: Path) -> Iterator[openpyxl.Workbook]:
             book.close()  # read-only mode keeps the archive open until told
 
 
-def _worksheet(book: openpyxl.Workbook, name: str | None):  # noqa: ANN202 (openpyxl's sheet types)
+def _worksheet(book: openpyxl.Workbook, name: str | None) -> ReadOnlyWorksheet:
     sheets = book.worksheets
     if not sheets:
         raise SourceError("The workbook has no worksheets.")
@@ -794,7 +798,7 @@ def _worksheet(book: openpyxl.Workbook, name: str | None):  # noqa: ANN202 (open
     raise SourceError(f"The workbook has no sheet named {name}; its sheets are: {titles}.")
 
 
-def _sheet_records(sheet) -> Generator[SourceRow, None, None]:  # noqa: ANN001
+def _sheet_records(sheet: ReadOnlyWorksheet) -> Generator[SourceRow, None, None]:
     """Every row of a read-only sheet as text, numbered as Excel numbers it."""
     # The dimension a workbook declares can be wrong, and openpyxl stops at it.
     sheet.reset_dimensions()
@@ -881,8 +885,8 @@ def _split_header(
     """Take the header off the records; return it and the records after it."""
     if fmt.header_row is None:
         sample = list(itertools.islice(_non_blank(items), _SAMPLE_RECORDS))
-        width = max((_used_width(item.cells) for item in sample if isinstance(item, SourceRow)),
-                    default=0)  # fmt: skip
+        widths = [_used_width(item.cells) for item in sample if isinstance(item, SourceRow)]
+        width = max(widths, default=0)
         names = [f"Column {number}" for number in range(1, width + 1)]
         return _Header(names, None, []), itertools.chain(sample, items)
     if fmt.header_row < 0:
@@ -980,18 +984,14 @@ def _shaped(
 
 def _too_many_cells(row: SourceRow, width: int, delimiter: str | None) -> RowProblem:
     reason = (
-        f"Line {row.line} has {len(_strip_blank_tail(row.cells))} cells but the file has "
-        f"{width} columns; its values would land in the wrong columns."
+        f"Line {row.line} has {_used_width(row.cells)} cells but the file has {width} "
+        "columns; its values would land in the wrong columns."
     )
-    # The record's text is its cells written back as the file wrote them;
-    # that reads the same as the original line.
+    # The cells written back with the file's delimiter (a tab for a sheet):
+    # for a one-line record that is the line itself, give or take quotes.
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=delimiter or "\t", lineterminator="\n").writerow(row.cells)
     return RowProblem(row.line, _raw([buffer.getvalue()]), reason)
-
-
-def _strip_blank_tail(cells: list[str]) -> list[str]:
-    return cells[: _used_width(cells)]
 
 
 def headers(path: Path, fmt: SourceFormat) -> list[str]:
@@ -1120,7 +1120,10 @@ def _csv_estimate(path: Path, fmt: SourceFormat) -> int | None:
     skipped = 0 if fmt.header_row is None else fmt.header_row + 1
     if complete:
         return max(0, records - skipped)
-    size = len(text.encode(fmt.encoding or "utf-8", errors="replace"))
+    try:
+        size = len(text.encode(fmt.encoding or "utf-8", errors="replace"))
+    except (LookupError, UnicodeError):
+        return None
     if not size:
         return None
     return max(0, round(records * path.stat().st_size / size) - skipped)
