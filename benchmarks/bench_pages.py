@@ -65,6 +65,7 @@ os.environ["LEADLINE_ENV"] = "development"
 import sqlalchemy as sa  # noqa: E402
 from flask import Flask, render_template  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
+from gunicorn.config import KNOWN_SETTINGS  # noqa: E402
 from jinja2 import DictLoader  # noqa: E402
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
@@ -412,7 +413,13 @@ def start_server(name: str, module: str, folder: Path, env: dict[str, str]) -> S
     port = free_port()
     log_path = _INSTANCE / f"gunicorn-{name}.log"
     command = [sys.executable, "-m", "gunicorn", "--workers", str(SERVED_WORKERS),
-               "--bind", f"127.0.0.1:{port}", "--chdir", str(folder), module]  # fmt: skip
+               "--bind", f"127.0.0.1:{port}", "--chdir", str(folder)]  # fmt: skip
+    if any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS):
+        # From gunicorn 25.1 every server binds one control socket path per user by
+        # default: ours would take it from each other and from any server the
+        # developer runs, and remove it when they stop. The bench never uses it.
+        command.append("--no-control-socket")
+    command.append(module)
     with open(log_path, "wb") as log:
         # A file, not a pipe: nobody reads a pipe during the rounds, and a full one
         # would stall the server. A process group of its own: the terminal's Ctrl-C

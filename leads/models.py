@@ -63,6 +63,8 @@ class LeadList(db.Model):
     name: Mapped[str] = mapped_column(sa.String(200))
     description: Mapped[str | None] = mapped_column(sa.Text)
     call_script: Mapped[str | None] = mapped_column(sa.Text)
+    # The secret in this list's public capture form and API URL; None turns capture off.
+    capture_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -347,3 +349,18 @@ class MappingTemplate(db.Model):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LeadConsent(db.Model):
+    """Proof of a lead's consent: the exact text agreed to, when, from where."""
+
+    __tablename__ = "lead_consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    list_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lead_lists.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(sa.Text)
+    given_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ip_address: Mapped[str | None] = mapped_column(sa.String(64))
+    source_url: Mapped[str | None] = mapped_column(sa.String(500))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(300))

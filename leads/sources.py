@@ -484,7 +484,8 @@ def _guess_header(sample: Sequence[list[str] | None]) -> int | None:
     usual width, provided it looks like names rather than values.
     """
     rows = [(index, cells) for index, cells in enumerate(sample) if cells is not None]
-    widths = Counter(len(cells) for _, cells in rows if len(cells) > 1)
+    # Widths without trailing blank cells: Excel pads rows with empty ones.
+    widths = Counter(width for _, cells in rows if (width := _used_width(cells)) > 1)
     # The most common width, the wider one on a tie.
     width = max(widths.items(), key=lambda item: (item[1], item[0]))[0] if widths else 1
     needed = max(1, (width + 1) // 2)

@@ -426,6 +426,12 @@ def test_an_overridden_encoding_that_does_not_fit_replaces_and_counts(tmp_path):
     assert any("could not be decoded" in warning for warning in preview(path, fmt).warnings)
 
 
+def test_utf16_chosen_for_a_file_without_a_byte_order_mark_reads_little_endian(tmp_path):
+    path = _write(tmp_path, "Name\nJosé\n".encode("utf-16-le"))
+    fmt = SourceFormat("csv", "utf-16", None, 0, None)
+    assert _rows(_read(path, fmt)) == [["José"]]
+
+
 @pytest.mark.parametrize("encoding", ["klingon", "base64"])
 def test_an_unknown_encoding_is_a_source_error(tmp_path, encoding):
     path = _write(tmp_path, "Name\nAnn\n")
@@ -464,6 +470,22 @@ def test_title_lines_above_the_header_are_skipped(tmp_path):
     assert "Header: line 4 (2 rows above it skipped)" in sniffed.notes
     assert headers(path, sniffed.format) == ["Name", "Email", "Phone"]
     assert _read(path, sniffed.format) == [SourceRow(5, ["Ann", "a@x.com", "555-0100"])]
+
+
+def test_a_short_header_over_rows_padded_with_empty_cells_is_found(tmp_path):
+    path = _write(tmp_path, "Name,Email\nAnn,a@x.com,,,,,,\nBob,b@x.com,,,,,,\n")
+    fmt, items = _sniffed_rows(path)
+    assert fmt.header_row == 0
+    assert _rows(items) == [["Ann", "a@x.com"], ["Bob", "b@x.com"]]
+
+
+def test_the_delimiter_can_be_overridden(tmp_path):
+    path = _write(tmp_path, "Name;Note\nAnn;x\n")
+    fmt = sniff(path, "list.csv").format
+    assert fmt.delimiter == ";"
+    tab = dataclasses.replace(fmt, delimiter="\t")
+    assert headers(path, tab) == ["Name;Note"]
+    assert _rows(_read(path, tab)) == [["Ann;x"]]
 
 
 @pytest.mark.parametrize(
