@@ -260,7 +260,8 @@ def sniff(path: Path, original_name: str) -> Sniffed:
     """Work out how to read a stored upload: CSV or XLSX, encoding, delimiter, header.
 
     ``original_name`` is the name the file was uploaded with; the content
-    decides the kind, the name only shows up in notes. Raises
+    decides the kind, the name only shows up in notes. A workbook is read
+    from its first sheet that holds data. Raises
     :class:`SourceError` for an empty file, one holding only a byte-order
     mark, a binary file (an image renamed ``.csv``) and files that are not
     spreadsheets (an old ``.xls``, a Word document, a web page).
@@ -638,9 +639,6 @@ def _csv_records(
     separator = fmt.delimiter or _NO_DELIMITER
     _check_delimiter(separator)
     take = _as_is if shape is None else shape.take
-    # Records of this many cells on one line take the fast path; -1 matches
-    # none, so everything goes through `take` until the header is behind.
-    width = -1 if shape is None else shape.fast_width
     new_row, set_line, set_cells, max_cell = _new_row, _set_line, _set_cells, MAX_CELL_CHARS
     base = 0  # physical lines before the current reader's first line
     replay: list[str] = []
@@ -648,6 +646,9 @@ def _csv_records(
     # caller's `with`) so that a row costs one generator step, not two.
     with _open_text(path, fmt.encoding) as stream:
         while True:
+            # Records of this many cells on one line take the fast path; -1
+            # matches none, so all go through `take` until the header is behind.
+            width = -1 if shape is None else shape.fast_width
             pending: list[str] = []
             lines = _lines(stream, replay, pending, stats)
             reader = csv.reader(lines, delimiter=separator, **_DIALECT)
@@ -803,7 +804,21 @@ def _sheet_records(sheet: ReadOnlyWorksheet) -> Generator[SourceRow, None, None]
     """Every row of a read-only sheet as text, numbered as Excel numbers it."""
     # The dimension a workbook declares can be wrong, and openpyxl stops at it.
     sheet.reset_dimensions()
-    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+    number = 0
+    rows = sheet.iter_rows(values_only=True)
+    while True:
+        try:
+            values = next(rows, None)
+        except Exception as exc:
+            # A damaged sheet fails while it is parsed, with whatever error
+            # the XML parser raises.
+            raise SourceError(
+                f"Row {number + 1} of sheet {sheet.title} cannot be read; the workbook may be "
+                f"damaged. {_RESAVE}"
+            ) from exc
+        if values is None:
+            return
+        number += 1
         yield SourceRow(number, [_cell_text(value) for value in values])
 
 

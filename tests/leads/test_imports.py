@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import multiprocessing
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app import create_app
 from app.extensions import db
+from app.models import utcnow
 from leads import imports
 from leads.import_undo import undo_import
 from leads.imports import apply_chunk, run_import, source_path
@@ -275,3 +277,56 @@ def test_two_imports_of_overlapping_files_give_one_lead_each(app, app_config, wo
     assert db.session.scalar(sa.select(sa.func.count(Lead.id))) == 3000
     assert db.session.scalar(sa.select(sa.func.count(sa.distinct(Lead.phone_e164)))) == 3000
     assert sum(created for created, _, _ in outcomes) == 3000
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_import_leaves_nothing_half_done(app, workspace, service_env):
+    """kill -9 the worker and its work-horse mid-run; the sweep resumes; every row once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from leads.jobs import resume_stalled_imports
+    from leads.imports import queue_import
+
+    people = [[f"P{n}", "Kill", f"Co {n % 97}", f"+1 {212 + n // 10000} 555 {n % 10000:04}",
+               f"p{n}@example.com", "", ""] for n in range(12_000)]  # fmt: skip
+    run = make_run(workspace, people + people[:500])  # the tail repeats earlier people
+    queue_import(run)
+    run_id = run.id
+    db.session.commit()
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "rq", "worker", "--burst"]
+    worker = subprocess.Popen(command, cwd=root, env=service_env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 60
+    processed = 0
+    while processed == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        processed = db.session.scalar(sa.select(ImportRun.processed).where(ImportRun.id == run_id))
+        db.session.rollback()
+    assert 0 < processed < 12_500, "the kill must land mid-import"
+    # The work-horse RQ forks for the job leaves the worker's process group, so
+    # kill it by pid too: both die at once, as in a crash of the machine.
+    horses = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True)
+    for pid in [worker.pid, *map(int, horses.stdout.split())]:
+        os.kill(pid, signal.SIGKILL)
+    worker.wait()
+    visible = sa.select(sa.func.count()).where(Lead.pending_import_id.is_(None))
+    assert db.session.scalar(visible) == 0  # nothing half-done shows
+
+    # The sweep sees a silent run and hands it to a new worker, which resumes it.
+    db.session.execute(sa.update(ImportRun).values(heartbeat_at=utcnow() - timedelta(hours=1)))
+    db.session.commit()
+    assert resume_stalled_imports() == 1
+    finished = subprocess.run(command, cwd=root, env=service_env, capture_output=True,
+                              text=True, timeout=300)  # fmt: skip
+    db.session.expire_all()
+    run = db.session.get(ImportRun, run_id)
+    assert run.status == ImportStatus.SUCCEEDED, finished.stdout + finished.stderr
+    assert (run.processed, run.created, run.skipped, run.errors) == (12_500, 12_000, 500, 0)
+    assert db.session.scalar(sa.select(sa.func.count(Lead.id))) == 12_000
+    assert db.session.scalar(sa.select(sa.func.count(sa.distinct(Lead.email_key)))) == 12_000
+    assert db.session.scalar(visible) == 12_000

@@ -85,7 +85,7 @@ def _sniffed_rows(path: Path) -> tuple[SourceFormat, list]:
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", _shared(*_all_shared_csv()) or _shared())
+@pytest.mark.parametrize("path", _shared(*_all_shared_csv()))
 def test_every_shared_file_is_sniffed_previewed_and_read_to_the_end(path):
     fmt = sniff(path, path.name).format
     names = headers(path, fmt)
@@ -366,6 +366,19 @@ def test_a_damaged_workbook_is_refused(tmp_path):
     path = _write(tmp_path, source.read_bytes()[:400], "cut.xlsx")
     with pytest.raises(SourceError, match="damaged"):
         sniff(path, "cut.xlsx")
+
+
+def test_a_workbook_with_a_damaged_sheet_is_refused(tmp_path):
+    source = _workbook(tmp_path, [["Name"], *([f"P{n}"] for n in range(100))])
+    path = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(path, "w") as copy:
+        for item in original.infolist():
+            content = original.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                content = content[: len(content) // 2]
+            copy.writestr(item, content)
+    with pytest.raises(SourceError, match="sheet Leads cannot be read"):
+        list(read_rows(path, SourceFormat("xlsx", None, None, 0, "Leads")))
 
 
 # --------------------------------------------------------------------------
@@ -779,6 +792,27 @@ def test_anything_csv_writes_reads_back_with_its_physical_line(
     path = tmp_path_factory.mktemp("roundtrip") / "list.csv"
     path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
     assert _read(path, SourceFormat("csv", "utf-8", delimiter, 0, None)) == expected
+
+
+PIECES = st.sampled_from([b",", b";", b"\t", b'"', b"\r", b"\n", b"a", b"1", b" ", b"@x.com",
+                          b"\xc3\xa9", b"\xe9", b"\x00", b"\xef\xbb\xbf", b"\xff\xfe"])  # fmt: skip
+
+
+@QUICK
+@given(data=st.lists(PIECES, max_size=60).map(b"".join) | st.binary(max_size=200))
+def test_any_bytes_are_refused_or_read_to_the_end(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("fuzz") / "list.csv"
+    path.write_bytes(data)
+    try:
+        fmt = sniff(path, "list.csv").format
+    except SourceError:
+        return
+    names = headers(path, fmt)
+    items = _read(path, fmt)
+    assert all(len(row) == len(names) for row in _rows(items))
+    lines = [item.line for item in items]
+    assert lines == sorted(set(lines))
+    assert preview(path, fmt).rows == _rows(items[:20])
 
 
 @pytest.fixture(scope="module")
