@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import csv
 import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +24,8 @@ from app.extensions import db
 from app.models import utcnow
 from leads import imports
 from leads.import_undo import undo_import
-from leads.imports import apply_chunk, run_import, source_path
+from leads.imports import apply_chunk, queue_import, run_import, source_path
+from leads.jobs import resume_stalled_imports
 from leads.models import (
     Activity,
     ContactKind,
@@ -282,15 +288,6 @@ def test_two_imports_of_overlapping_files_give_one_lead_each(app, app_config, wo
 @pytest.mark.slow
 def test_a_worker_killed_mid_import_leaves_nothing_half_done(app, workspace, service_env):
     """kill -9 the worker and its work-horse mid-run; the sweep resumes; every row once."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from leads.jobs import resume_stalled_imports
-    from leads.imports import queue_import
-
     people = [[f"P{n}", "Kill", f"Co {n % 97}", f"+1 {212 + n // 10000} 555 {n % 10000:04}",
                f"p{n}@example.com", "", ""] for n in range(12_000)]  # fmt: skip
     run = make_run(workspace, people + people[:500])  # the tail repeats earlier people

@@ -611,6 +611,17 @@ def test_an_unterminated_quote_costs_one_line_not_the_rest_of_the_file(tmp_path,
     assert len(_rows(items)) == 1 + after.count("\n")
 
 
+def test_after_a_broken_quote_a_proper_multi_line_cell_keeps_its_line_numbers(tmp_path):
+    path = _write(tmp_path, 'Name,Notes\nAnn,"open\nBob,"multi\nline"\nCy,x\n')
+    items = _read(path, SourceFormat("csv", "utf-8", ",", 0, None))
+    assert [(type(item).__name__, item.line) for item in items] == [
+        ("RowProblem", 2),
+        ("SourceRow", 3),
+        ("SourceRow", 5),
+    ]
+    assert items[1].cells == ["Bob", "multi\nline"]
+
+
 def test_a_quote_inside_a_cell_and_a_space_after_the_delimiter_are_read_leniently(tmp_path):
     path = _write(tmp_path, 'Name,Size,Company\nAnn,27" screen, "Acme, Inc."\n')
     assert _rows(_read(path, sniff(path, "list.csv").format)) == [
