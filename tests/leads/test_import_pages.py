@@ -141,3 +141,44 @@ def test_changing_the_separator_updates_the_preview(marketer_client):
     ).get_data(as_text=True)
     assert "<html" not in fragment
     assert "First Name,Last Name" in fragment  # one column now: the whole line
+
+
+def test_an_exported_file_reimports_to_the_same_leads(app, marketer_client, service_env):
+    client = marketer_client
+    setup_url = upload(client, CSV_TEXT.encode()).headers["Location"]
+    client.post(setup_url, data=setup_form(client.get(setup_url).get_data(as_text=True)))
+    run_worker(service_env)
+    exported = client.get("/leads/export.csv").get_data()
+    assert exported.startswith("\ufeff".encode())
+
+    setup_url = upload(client, exported, "export.csv").headers["Location"]
+    form = setup_form(client.get(setup_url).get_data(as_text=True))
+    form.update(duplicate_policy="fill")
+    client.post(setup_url, data=form)
+    run_worker(service_env)
+    db.session.expire_all()
+    second = db.session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc())).first()
+    assert second.status == ImportStatus.SUCCEEDED
+    assert (second.created, second.errors) == (0, 0)
+    assert second.updated + second.skipped == 3
+    assert db.session.scalar(sa.select(sa.func.count(Lead.id))) == 3
+
+
+def test_an_xlsx_upload_imports(app, marketer_client, service_env, tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Name", "Phone", "E-mail Address"])
+    sheet.append(["Ada Lovelace", 14155550134, "ada@example.com"])  # a number, as Excel keeps it
+    sheet.append(["Alan Turing", "+44 20 7946 0958", "alan@example.com"])
+    path = tmp_path / "people.xlsx"
+    book.save(path)
+    setup_url = upload(marketer_client, path.read_bytes(), "people.xlsx").headers["Location"]
+    page = marketer_client.get(setup_url).get_data(as_text=True)
+    assert "14155550134" in page and "14155550134.0" not in page
+    marketer_client.post(setup_url, data=setup_form(page))
+    run_worker(service_env)
+    db.session.expire_all()
+    phones = set(db.session.scalars(sa.select(Lead.phone_e164)))
+    assert phones == {"+14155550134", "+442079460958"}

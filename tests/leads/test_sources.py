@@ -651,7 +651,7 @@ def test_a_cell_at_the_limit_is_accepted(tmp_path):
     )
 
 
-def test_a_line_over_two_million_characters_is_skipped_without_being_held(tmp_path):
+def test_a_line_over_two_million_characters_is_skipped(tmp_path):
     path = _write(tmp_path, "Name,Notes\nAnn," + "z" * (1 << 21) + "\nBob,ok\n")
     fmt = SourceFormat("csv", "utf-8", ",", 0, None)
     items = _read(path, fmt)
