@@ -9,7 +9,7 @@ bp = Blueprint("leads", __name__)
 
 def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
-    from leads import import_views, models, views  # noqa: F401  (tables and routes register)
+    from leads import capture_views, import_views, models, views  # noqa: F401  (tables, routes)
     from leads.cli import demo_cli
 
     app.register_blueprint(bp)

@@ -13,6 +13,7 @@ from app.htmx import render
 from app.models import Role
 from app.users import user_choices
 from leads import bp
+from leads.capture import capture_embed
 from leads.editing import LeadInput, add_note, check_lead, normalize_contact, save_lead
 from leads.export import export_csv, export_filename
 from leads.forms import LeadForm, LeadListForm, NoteForm
@@ -282,4 +283,5 @@ def edit_list(list_id: int | None):
         else:
             flash(f"Saved list {lead_list.name}.", "success")
             return redirect(url_for("leads.lists"))
-    return render_template("leads/list_form.html", form=form, lead_list=lead_list)
+    capture = capture_embed(lead_list) if lead_list is not None else None
+    return render_template("leads/list_form.html", form=form, lead_list=lead_list, capture=capture)

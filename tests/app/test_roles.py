@@ -20,6 +20,8 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "auth.login": PUBLIC,
     "auth.accept_invite": PUBLIC,
     "health.healthz": PUBLIC,
+    "leads.capture_form": PUBLIC,
+    "leads.capture_submit": PUBLIC,
     "auth.logout": ANY,
     "auth.change_password": ANY,
     "leads.home": ANY,
@@ -33,6 +35,7 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.note": ANY,
     "leads.lists": ANY,
     "leads.edit_list": IMPORTERS,
+    "leads.list_capture": IMPORTERS,
     "leads.imports": IMPORTERS,
     "leads.new_import": IMPORTERS,
     "leads.import_setup": IMPORTERS,
@@ -63,6 +66,7 @@ URL_VALUES = {
     "job_id": "nope",
     "action": "delete",
     "filename": "css/app.css",
+    "key": "nope",
 }
 
 
