@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar, Token
 
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import Engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 
 from app.config import ConfigError
 from app.extensions import db
@@ -81,3 +84,11 @@ def refresh_statistics(engine: Engine) -> None:
         if engine.dialect.name == "sqlite":
             connection.exec_driver_sql("PRAGMA analysis_limit=1000")
         connection.exec_driver_sql("ANALYZE")
+
+
+def insert_ignoring_duplicates(table: sa.Table) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING for the bound dialect: the unique constraints
+    decide what is a duplicate, atomically, instead of a look-up before the insert."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from flask import current_app, url_for
 from sqlalchemy.exc import IntegrityError
 
+from app.database import insert_ignoring_duplicates
 from app.extensions import db
 from app.models import Workspace, utcnow
 from app.ratelimit import RateLimit
@@ -260,18 +261,9 @@ def capture_lead(
         sa.select(Workspace.default_region).where(Workspace.id == lead_list.workspace_id)
     )
     candidate, errors = normalize_capture(lead_list, fields, region or "US")
-    if errors:
+    if errors or candidate is None:
         return CaptureResult(errors=errors)
-    for attempt in range(3):
-        try:
-            with db.session.begin_nested():
-                result = _write(lead_list, candidate.columns, consent, request_info)
-            break
-        except (IntegrityError, _Collision):
-            # Another capture, import or edit changed this person's leads between
-            # our statements (PostgreSQL; SQLite writers take turns); look again.
-            if attempt == 2:
-                raise
+    result = _write_retrying(lead_list, candidate.columns, consent, request_info)
     db.session.commit()
     lead_captured.send(
         lead_list,
@@ -307,6 +299,27 @@ def normalize_capture(
         phone = normalize_phone(columns["phone_raw"], default_region)
         errors["phone"] = (phone and phone.error) or "Not a valid phone number."
     return (None, errors) if errors else (candidate, {})
+
+
+WRITE_ATTEMPTS = 3
+
+
+def _write_retrying(
+    lead_list: LeadList,
+    columns: dict[str, Any],
+    consent: ConsentInput | None,
+    request_info: RequestInfo,
+) -> CaptureResult:
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with db.session.begin_nested():
+                return _write(lead_list, columns, consent, request_info)
+        except (IntegrityError, _Collision):
+            # Another capture, import or edit changed this person's leads between
+            # our statements (PostgreSQL; SQLite writers take turns): look again.
+            if attempt == WRITE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 class _Collision(Exception):
@@ -388,16 +401,6 @@ def _insert(workspace_id: int, columns: dict[str, Any], stamp: datetime) -> _Out
     if lead_id is None:
         return None
     return _Outcome(lead_id, created=True, keys=_keys(columns))
-
-
-def insert_ignoring_duplicates(table: sa.Table) -> Any:
-    # The same statement as leads.imports._insert_ignoring_duplicates, kept here
-    # until the two share one helper.
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
 
 
 def _fill_known(workspace_id: int, columns: dict[str, Any], stamp: datetime) -> _Outcome:

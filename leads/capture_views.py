@@ -76,26 +76,28 @@ def capture_submit(key: str):
     if submission.trapped:
         # A bot: it is told all went well, so it learns nothing to work around.
         if wants_json:
-            return {"status": "received", "lead_id": None}, 200
+            return {"status": "received"}, 202
         return _page("capture/thanks.html", lead_list)
-    result = _capture(lead_list, submission) if not submission.errors else None
-    errors = submission.errors if result is None else result.errors
-    if errors:
-        if wants_json:
-            return {"errors": errors}, 400
+    if submission.errors:
+        result = CaptureResult(errors=submission.errors)
+    else:
+        result = _capture(lead_list, submission)
+    if result.errors and wants_json:
+        return {"errors": result.errors}, 400
+    if result.errors:
         return _page(
             "capture/form.html",
             lead_list,
             status=400,
             values=submission.fields,
-            errors=errors,
+            errors=result.errors,
             consent=submission.consent,
             page_url=submission.page_url,
         )
     if wants_json:
-        return {"status": result.status, "lead_id": result.lead_id}, (
-            201 if result.status == "created" else 200
-        )
+        # The same answer for a new and a known person: the key sits in public web
+        # pages, so anything more would tell strangers who is on file.
+        return {"status": "received"}, 202
     # The same page for new and known people: the form tells nobody who is on file.
     return _page("capture/thanks.html", lead_list)
 
@@ -162,9 +164,9 @@ def _page(template: str, lead_list: LeadList, status: int = 200, **context: Any)
     return response
 
 
-def _refuse(wants_json: bool, status: int, message: str, lead_list: LeadList | None = None):
+def _refuse(
+    wants_json: bool, status: int, message: str, lead_list: LeadList | None = None
+) -> Response:
     if wants_json or lead_list is None:
-        response = make_response({"errors": {"request": message}}, status)
-    else:
-        response = _page("capture/refused.html", lead_list, status=status, message=message)
-    return response
+        return make_response({"errors": {"request": message}}, status)
+    return _page("capture/refused.html", lead_list, status=status, message=message)

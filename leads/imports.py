@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from flask import current_app
 from rq import Retry
 
+from app.database import insert_ignoring_duplicates
 from app.extensions import db
 from app.models import utcnow
 from app.queue import enqueue
@@ -293,7 +294,7 @@ def _insert_new(
         for c in fresh
     ]  # fmt: skip
     table = Lead.__table__
-    insert = _insert_ignoring_duplicates(table).returning(
+    insert = insert_ignoring_duplicates(table).returning(
         table.c.id, table.c.phone_e164, table.c.email_key, table.c.external_id
     )
     inserted = db.session.connection().execute(insert, rows).all()
@@ -317,16 +318,6 @@ def _insert_new(
     _record_changes(settings, [(i, "created", {}) for i in created_ids], stamp)
     _record_activities(settings, created_ids, ActivityType.IMPORTED, stamp)
     return leftovers
-
-
-def _insert_ignoring_duplicates(table: sa.Table) -> Any:
-    # Core on the table, not the ORM entity: the ORM's bulk path splices RETURNING
-    # rows one statement at a time, hundreds of times slower here.
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
 
 
 def _existing_keys(
