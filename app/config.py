@@ -49,6 +49,9 @@ def load_config(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_NAME": "leadline_session",
         "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+        # The login's lifetime is kept server-side (LoginSession), so re-signing the
+        # cookie on every response would only cost time.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session does
         "MAX_CONTENT_LENGTH": 512 * 1024 * 1024,
