@@ -2,8 +2,9 @@
 
 The import page shows one select box per column of an uploaded file with a
 suggested field. Suggestions come from the header text, matched against tables
-of synonyms covering the exports of the usual CRMs, mail clients and list
-vendors in English, Spanish, Portuguese, French, German and Italian. Sample
+of synonyms (in :mod:`leads.mapping_words`) covering the exports of the usual
+CRMs, mail clients and list vendors in English, Spanish, Portuguese, French,
+German and Italian. Sample
 values only break ties where a header says too little on its own ("Contact",
 "Name", "URL", an empty header).
 
@@ -23,6 +24,16 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
 
+from leads.mapping_words import (
+    CUSTOM_PREFIXES,
+    JOINED_WORDS,
+    LABELS,
+    LEADING_QUALIFIERS,
+    SALUTATIONS,
+    SYMBOL_HEADERS,
+    SYNONYMS,
+    TRAILING_QUALIFIERS,
+)
 from leads.normalize import blank_to_none
 
 __all__ = [
@@ -72,7 +83,7 @@ class Target(StrEnum):
     @property
     def label(self) -> str:
         """The name shown in the select box."""
-        return _LABELS[self]
+        return LABELS[self.value]
 
     @property
     def single(self) -> bool:
@@ -83,32 +94,6 @@ class Target(StrEnum):
         """
         return self not in (Target.CUSTOM, Target.IGNORE)
 
-
-_LABELS: dict[Target, str] = {
-    Target.FIRST_NAME: "First name",
-    Target.LAST_NAME: "Last name",
-    Target.FULL_NAME: "Full name",
-    Target.COMPANY: "Company",
-    Target.TITLE: "Job title",
-    Target.PHONE: "Phone",
-    Target.MOBILE: "Mobile phone",
-    Target.OTHER_PHONE: "Other phone",
-    Target.EMAIL: "Email",
-    Target.WEBSITE: "Website",
-    Target.CITY: "City",
-    Target.STATE: "State / region",
-    Target.COUNTRY: "Country",
-    Target.TIME_ZONE: "Time zone",
-    Target.LINKEDIN_URL: "LinkedIn URL",
-    Target.X_URL: "X (Twitter) URL",
-    Target.OTHER_PROFILE_URL: "Other profile URL",
-    Target.BIRTHDAY: "Birthday",
-    Target.EXTERNAL_ID: "External ID",
-    Target.NOTES: "Notes",
-    Target.SOURCE: "Source",
-    Target.CUSTOM: "Custom field",
-    Target.IGNORE: "Don't import",
-}
 
 IDENTIFYING_TARGETS: frozenset[Target] = frozenset(
     {
@@ -159,13 +144,6 @@ _APOSTROPHES = str.maketrans("", "", "'\u2019`\u00b4")
 _TRAILING_DIGITS = re.compile(r"(?<=[^\W\d_])(?=\d+\b)")
 # "FirstName", "MobilePhone": API names and some exports run words together.
 _CAMEL_CASE = re.compile(r"(?<=[a-z])(?=[A-Z])")
-# Words that punctuation splits but that mean one thing ("E-mail", "LinkedIn").
-_JOINED_WORDS: dict[tuple[str, str], str] = {
-    ("e", "mail"): "email",
-    ("linked", "in"): "linkedin",
-    ("you", "tube"): "youtube",
-    ("git", "hub"): "github",
-}
 
 
 def _words(text: str) -> list[str]:
@@ -178,8 +156,8 @@ def _words(text: str) -> list[str]:
     joined: list[str] = []
     for word in words:
         pair = (joined[-1], word) if joined else None
-        if pair in _JOINED_WORDS:
-            joined[-1] = _JOINED_WORDS[pair]
+        if pair in JOINED_WORDS:
+            joined[-1] = JOINED_WORDS[pair]
         else:
             joined.append(word)
     return joined
@@ -214,176 +192,11 @@ def normalize_header(text: str | None) -> str:
 # Synonym tables
 # --------------------------------------------------------------------------
 
-# (target, rank, header texts). Texts are written naturally and normalized when
-# the table is built. Rank orders columns that want the same field: 0 is the
-# field itself, 1 a usual but looser name ("Title" is also "Mr."/"Ms." in
-# Outlook, where "Job Title" exists too), 2 and more a last resort.
-_SYNONYM_ROWS: tuple[tuple[Target, int, tuple[str, ...]], ...] = (
-    (Target.FIRST_NAME, 0, (
-        "first name", "given name", "forename", "fname", "christian name", "name first",
-        "nombre de pila", "primer nombre", "prénom", "vorname", "rufname", "nome proprio",
-        "primeiro nome", "voornaam", "fornavn", "förnamn", "imię",
-    )),
-    (Target.FIRST_NAME, 1, ("first", "given")),
-    (Target.LAST_NAME, 0, (
-        "last name", "surname", "family name", "lname", "name last", "apellido", "apellidos",
-        "primer apellido", "nom de famille", "nachname", "familienname", "zuname", "cognome",
-        "sobrenome", "apelido", "último nome", "achternaam", "efternamn", "etternavn", "nazwisko",
-    )),
-    (Target.LAST_NAME, 1, ("last", "family")),
-    (Target.FULL_NAME, 0, (
-        "full name", "display name", "contact name", "contact person", "person name",
-        "lead name", "prospect name", "complete name", "name full", "nombre completo",
-        "nombre y apellidos", "nombre y apellido", "nom complet", "nom et prénom",
-        "prénom et nom", "nome completo", "nome e cognome", "vollständiger name",
-        "ansprechpartner", "ansprechperson", "kontaktperson", "persona de contacto",
-        "personne de contact", "persona di contatto", "pessoa de contato", "volledige naam",
-    )),
-    (Target.COMPANY, 0, (
-        "company", "company name", "organization", "organisation", "organization name",
-        "organisation name", "org", "org name", "account name", "business name", "employer",
-        "employer name", "firm", "company / account", "empresa", "nombre de la empresa",
-        "nombre empresa", "compañía", "organización", "razón social", "firma", "firmenname",
-        "unternehmen", "société", "entreprise", "nom de l'entreprise", "raison sociale",
-        "azienda", "società", "ragione sociale", "ditta", "nome azienda", "companhia",
-        "nome da empresa", "organização", "bedrijf", "bedrijfsnaam", "företag",
-    )),
-    (Target.COMPANY, 1, ("account", "associated company", "current company")),
-    (Target.COMPANY, 2, ("customer", "client")),
-    (Target.TITLE, 0, (
-        "job title", "position", "job position", "role", "job role", "designation",
-        "job function", "current title", "current position",
-        "professional title", "organization title", "cargo", "puesto", "puesto de trabajo",
-        "título del puesto", "poste", "fonction", "intitulé de poste", "intitulé du poste",
-        "titre du poste", "berufsbezeichnung", "jobtitel", "stellenbezeichnung", "funktion",
-        "position im unternehmen", "ruolo", "qualifica", "mansione", "posizione", "função",
-        "functie", "befattning",
-    )),
-    (Target.TITLE, 1, ("job", "headline", "occupation")),
-    (Target.PHONE, 0, (
-        "phone", "phone number", "telephone", "telephone number", "tel", "tel no", "tel nr",
-        "phone no", "direct phone", "direct dial", "direct line", "first phone", "landline",
-        "teléfono", "número de teléfono", "telefone", "número de telefone",
-        "numéro de téléphone", "tél", "téléphone fixe", "telefon", "telefonnummer",
-        "telefon nr", "rufnummer", "festnetz", "numero di telefono", "telefono fisso",
-        "telefoon", "telefoonnummer",
-    )),
-    (Target.PHONE, 2, ("corporate phone", "voice")),
-    (Target.PHONE, 3, ("company phone", "company main phone", "hq phone")),
-    (Target.MOBILE, 0, (
-        "mobile", "mobile phone", "mobile number", "mobile phone number", "mobile no", "cell",
-        "cell phone", "cellphone", "cell number", "cellular", "cellular phone",
-        "phone mobile", "móvil", "teléfono móvil", "número móvil", "celular",
-        "teléfono celular", "número de celular", "handy", "handynummer", "handy nr", "mobil",
-        "mobiltelefon", "mobilnummer", "mobil nr", "mobilfunk", "portable",
-        "téléphone portable", "tél portable", "numéro de portable", "cellulare",
-        "telefono cellulare", "numero di cellulare", "telemóvel", "telefone celular",
-        "mobiel", "mobiele telefoon", "gsm",
-    )),
-    (Target.OTHER_PHONE, 0, (
-        "other phone", "phone other", "alternate phone", "alternative phone", "alt phone",
-        "secondary phone", "additional phone", "second phone", "otro teléfono",
-        "teléfono alternativo", "autre téléphone", "téléphone secondaire",
-        "weitere telefonnummer", "altro telefono", "outro telefone",
-    )),
-    (Target.EMAIL, 0, (
-        "email", "email address", "mail", "mail address", "correo", "correo electrónico",
-        "dirección de correo", "dirección de correo electrónico", "courriel", "adresse email",
-        "adresse mail", "adresse électronique", "adresse courriel", "mél", "email adresse",
-        "mailadresse", "posta elettronica", "indirizzo email", "indirizzo di posta elettronica",
-        "endereço de email", "endereço de e-mail", "e-post", "e-mailadres",
-    )),
-    (Target.EMAIL, 1, ("emails", "email addresses")),
-    (Target.WEBSITE, 0, (
-        "website", "web site", "website url", "web page", "webpage", "homepage", "home page",
-        "web", "web address", "site", "domain", "company website", "company domain",
-        "company url", "www", "sitio web", "página web", "sitio", "site web", "webseite",
-        "internetseite", "internetadresse", "sito web", "sito internet", "website adres",
-    )),
-    (Target.CITY, 0, (
-        "city", "town", "locality", "city name", "ciudad", "localidad", "municipio",
-        "población", "cidade", "ville", "commune", "stadt", "ort", "wohnort", "città",
-        "località", "comune", "plaats", "woonplaats",
-    )),
-    (Target.STATE, 0, (
-        "state", "province", "region", "state / province", "state / region",
-        "state or province", "provincia", "región", "comunidad autónoma", "bundesland",
-        "kanton", "état", "regione", "provincie",
-    )),
-    (Target.STATE, 1, ("estado", "state code")),
-    (Target.STATE, 2, ("departamento", "département")),
-    (Target.COUNTRY, 0, (
-        "country", "country / region", "country name", "nation", "país", "pays", "land",
-        "paese", "nazione",
-    )),
-    (Target.COUNTRY, 1, ("country code", "country iso", "iso country")),
-    (Target.TIME_ZONE, 0, (
-        "time zone", "timezone", "tz", "time zone name", "zona horaria", "huso horario",
-        "fuso horário", "fuseau horaire", "zeitzone", "fuso orario", "tijdzone",
-    )),
-    (Target.LINKEDIN_URL, 0, (
-        "linkedin", "linkedin url", "linkedin profile", "linkedin profile url",
-        "linkedin link", "person linkedin url", "linkedin public url", "linkedin page",
-    )),
-    (Target.X_URL, 0, (
-        "twitter", "twitter url", "twitter profile", "twitter link", "x url", "x profile",
-        "x twitter", "twitter x", "x / twitter", "x profile url",
-    )),
-    (Target.X_URL, 1, ("twitter handle", "twitter username", "x handle")),
-    (Target.OTHER_PROFILE_URL, 0, (
-        "other profile", "other profile url", "facebook", "facebook url", "facebook profile",
-        "instagram", "instagram url", "instagram profile", "github", "github url",
-        "github profile", "xing", "xing profile", "xing url", "youtube", "youtube url",
-        "tiktok", "bluesky", "mastodon",
-    )),
-    (Target.BIRTHDAY, 0, (
-        "birthday", "birth date", "birthdate", "date of birth", "dob", "born",
-        "fecha de nacimiento", "cumpleaños", "data de nascimento", "date de naissance",
-        "anniversaire", "geburtsdatum", "geburtstag", "data di nascita", "compleanno",
-        "geboortedatum", "verjaardag",
-    )),
-    (Target.BIRTHDAY, 1, ("aniversário",)),
-    (Target.EXTERNAL_ID, 0, ("external id", "ext id", "externalid")),
-    (Target.EXTERNAL_ID, 1, (
-        "id", "record id", "lead id", "contact id", "customer id", "user id", "person id",
-        "prospect id", "crm id", "client id", "customer number", "customer no", "object id",
-        "unique id", "uid", "uuid", "guid", "source id", "kundennummer", "kunden nr",
-        "kundennr", "kunden id", "id cliente", "número de cliente", "numero cliente",
-        "código cliente", "código de cliente", "identifiant", "id client", "numéro client",
-        "identifiant client", "codice cliente", "klantnummer",
-    )),
-    # An account or organization id is shared by every contact at that company
-    # in most CRMs, and the importer merges rows with the same external id.
-    (Target.EXTERNAL_ID, 2, ("account id", "organization id", "organisation id", "company id")),
-    (Target.NOTES, 0, (
-        "notes", "note", "comments", "comment", "remarks", "remark", "memo", "notas",
-        "observaciones", "observación", "comentarios", "comentario", "notizen", "notiz",
-        "bemerkungen", "bemerkung", "anmerkungen", "anmerkung", "kommentar", "kommentare",
-        "remarques", "remarque", "commentaires", "commentaire", "annotazioni", "commenti",
-        "osservazioni", "observações", "opmerkingen", "notities",
-    )),
-    (Target.NOTES, 1, ("description", "descripción", "beschreibung", "descrizione", "descrição")),
-    (Target.NOTES, 2, ("about", "summary", "bio")),
-    (Target.SOURCE, 0, (
-        "source", "lead source", "original source", "origin", "fuente", "origen", "origem",
-        "fonte", "quelle", "herkunft", "provenance", "bron",
-    )),
-    (Target.SOURCE, 1, (
-        "channel", "utm source", "acquisition channel", "referral source", "canal",
-    )),
-    # Near misses of real fields that must not be read as them: Thunderbird
-    # splits the birthday into three columns, and a county is not a country.
-    (Target.CUSTOM, 0, ("birth year", "birth month", "birth day", "county", "fax", "fax number")),
-    # Row numbers from spreadsheets and dataframes carry nothing about the lead.
-    (Target.IGNORE, 0, (
-        "index", "idx", "row", "row number", "row no", "row id", "row num", "line number",
-        "line no", "no", "nr", "n", "s no", "sno", "sl no", "sr no", "serial no",
-        "serial number", "lfd nr", "número de fila", "fila", "ligne", "zeile", "riga",
-    )),
-)  # fmt: skip
-
-# Headers that are only symbols but still mean "row number".
-_SYMBOL_HEADERS: dict[str, str] = {"#": "no", "№": "no"}
+# The synonyms with their fields as Target members; a misspelt field in the
+# word tables fails here, on import.
+_SYNONYM_ROWS: tuple[tuple[Target, int, tuple[str, ...]], ...] = tuple(
+    (Target(name), rank, texts) for name, rank, texts in SYNONYMS
+)
 
 
 class _Kind(Enum):
@@ -483,28 +296,6 @@ _NAME_BY_SIBLINGS: dict[tuple[bool, bool], Target] = {
     (True, True): Target.CUSTOM,
 }
 
-# Words around a field name that qualify it ("Work Phone", "Person - Email - Home",
-# "Phone 1 - Value"), with the rank they add: a home number is the lead's phone
-# only when there is no work number.
-_LEADING_QUALIFIERS: dict[str, int] = {
-    **dict.fromkeys(
-        ("person", "contact", "lead", "prospect", "customer", "client", "primary", "main",
-         "preferred", "default", "work", "business", "office", "mailing", "address",
-         "current", "hubspot", "hs", "salesforce", "sfdc", "zoho", "apollo", "pipedrive"),
-        0,
-    ),
-    **dict.fromkeys(
-        ("home", "personal", "private", "other", "secondary", "alternate", "alternative",
-         "alt"),
-        2,
-    ),
-    **dict.fromkeys(("billing", "shipping"), 3),
-}  # fmt: skip
-_TRAILING_QUALIFIERS: dict[str, int] = {
-    **dict.fromkeys(("value", "work", "business", "office", "primary", "main"), 0),
-    **dict.fromkeys(("home", "personal", "private", "other"), 2),
-}
-
 # Later columns that lose a single-valued field try these before becoming custom.
 _FALLBACKS: dict[Target, tuple[Target, ...]] = {
     Target.PHONE: (Target.OTHER_PHONE,),
@@ -514,9 +305,6 @@ _FALLBACKS: dict[Target, tuple[Target, ...]] = {
 # Fields whose values must differ from row to row; repeats in the samples mean
 # the column is something else (the importer merges rows sharing an external id).
 _UNIQUE_TARGETS: frozenset[Target] = frozenset({Target.EXTERNAL_ID})
-
-# The export writes custom fields as "Custom: <name>"; reading them back keeps the name.
-_CUSTOM_PREFIXES: tuple[str, ...] = ("custom:", "custom field:")
 
 _AMBIGUOUS_RANK = 1
 _FUZZY_PENALTY = 2
@@ -577,10 +365,6 @@ _COMPANY_VALUE = re.compile(
     r"|\s(?:and|&|und)\s",
     re.IGNORECASE,
 )
-_SALUTATIONS: frozenset[str] = frozenset(
-    {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "sr", "sra", "srta", "don",
-     "doña", "herr", "frau", "m", "mme", "mlle", "sig", "sig ra", "dott", "ing"}
-)  # fmt: skip
 
 
 def _phone_like(value: str) -> bool:
@@ -611,7 +395,7 @@ _KIND_TESTS: dict[_Kind, Callable[[Sequence[str]], bool]] = {
     _Kind.PROFILE: _majority(lambda v: bool(_PROFILE_VALUE.search(v))),
     _Kind.URL: _majority(lambda v: "@" not in v and bool(_URL_VALUE.match(v))),
     _Kind.COMPANY: _majority(lambda v: bool(_COMPANY_VALUE.search(v))),
-    _Kind.SALUTATION: _majority(lambda v: " ".join(_words(v)) in _SALUTATIONS),
+    _Kind.SALUTATION: _majority(lambda v: " ".join(_words(v)) in SALUTATIONS),
     _Kind.SEQUENCE: _sequence,
 }
 
@@ -668,10 +452,10 @@ def _variants(words: list[str]) -> Iterator[tuple[str, int, bool]]:
     word with a rank of its own was removed.
     """
     leading = 0
-    while leading < len(words) and words[leading] in _LEADING_QUALIFIERS:
+    while leading < len(words) and words[leading] in LEADING_QUALIFIERS:
         leading += 1
     trailing = 0
-    while trailing < len(words) and words[-1 - trailing] in _TRAILING_QUALIFIERS:
+    while trailing < len(words) and words[-1 - trailing] in TRAILING_QUALIFIERS:
         trailing += 1
     for removed in range(leading + trailing + 1):
         for front in range(min(removed, leading) + 1):
@@ -679,8 +463,8 @@ def _variants(words: list[str]) -> Iterator[tuple[str, int, bool]]:
             # Something must remain of a header that had words.
             if back > trailing or (words and front + back >= len(words)):
                 continue
-            dropped = [_LEADING_QUALIFIERS[w] for w in words[:front]]
-            dropped += [_TRAILING_QUALIFIERS[w] for w in words[len(words) - back :]]
+            dropped = [LEADING_QUALIFIERS[w] for w in words[:front]]
+            dropped += [TRAILING_QUALIFIERS[w] for w in words[len(words) - back :]]
             yield " ".join(words[front : len(words) - back]), sum(dropped), any(dropped)
 
 
@@ -716,11 +500,11 @@ def _match(column: _Column) -> None:
     """Set the column's target from its header alone, or mark it ambiguous."""
     header = column.header.strip()
     folded = header.casefold()
-    for prefix in _CUSTOM_PREFIXES:
+    for prefix in CUSTOM_PREFIXES:
         if folded.startswith(prefix) and custom_key(header[len(prefix) :]):
             column.custom_name = custom_key(header[len(prefix) :])
             return
-    spaced = _CAMEL_CASE.sub(" ", _SYMBOL_HEADERS.get(header, header))
+    spaced = _CAMEL_CASE.sub(" ", SYMBOL_HEADERS.get(header, header))
     words, column.number = _split_number(_words(spaced))
     # A header that is only digits or an address is the first record of a file
     # without a header row; read it as one more sample value.
