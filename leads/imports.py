@@ -84,7 +84,7 @@ class ChunkResult:
     errors: list[ImportRowError] = field(default_factory=list)
 
 
-IMPORT_JOB_TIMEOUT = 2 * 3600  # a million rows take about a minute; leave room
+IMPORT_JOB_TIMEOUT = 2 * 3600  # a million rows take minutes; a dead worker is caught by the sweep
 
 
 def queue_import(run: ImportRun) -> None:
@@ -93,7 +93,8 @@ def queue_import(run: ImportRun) -> None:
         "leads.jobs.run_import_job", run.id, job_id=f"import-{run.id}-{uuid.uuid4().hex[:8]}",
         retry=Retry(max=3, interval=[10, 30, 60]), job_timeout=IMPORT_JOB_TIMEOUT,
     )  # fmt: skip
-    run.status = ImportStatus.QUEUED.value if run.status != ImportStatus.RUNNING else run.status
+    if run.status != ImportStatus.RUNNING:  # a resumed run keeps its place in the history
+        run.status = ImportStatus.QUEUED.value
     run.heartbeat_at = utcnow()
 
 
