@@ -128,7 +128,7 @@ def test_duplicate_policies_against_existing_leads(app, workspace, policy, compa
             workspace_id=workspace.id,
             first_name="Ana",
             company="Old Co",
-            title="CEO",
+            title="Director",
             email_key="ana@example.com",
             email="ana@example.com",
         )
@@ -136,7 +136,7 @@ def test_duplicate_policies_against_existing_leads(app, workspace, policy, compa
     db.session.commit()
     run = run_import(make_run(workspace, [ROWS[0]], duplicate_policy=policy).id)
     ana = leads_by_email()["ana@example.com"]
-    assert ana.company == company and ana.title == "CEO"
+    assert ana.company == company and ana.title == "Director"
     assert (run.created, run.updated, run.skipped) == (
         0,
         0 if policy == "skip" else 1,
