@@ -333,7 +333,8 @@ COMPANY_SUFFIXES = {
 EMPLOYEE_BUCKETS = (("1-10", 25), ("11-50", 30), ("51-200", 22), ("201-500", 10),
                     ("501-1,000", 6), ("1,001-5,000", 5), ("5,000+", 2))
 TITLES = (
-    ("Chief Executive Officer", 8), ("Founder", 6), ("Co-founder & CTO", 3), ("Owner", 8), ("VP of Sales", 6),
+    ("Chief Executive Officer", 8), ("Founder", 6), ("Co-founder & CTO", 3), ("Owner", 8),
+    ("VP of Sales", 6),
     ("Head of Marketing", 5), ("Operations Manager", 7), ("Office Manager", 6),
     ("Director of IT", 4), ("Procurement Lead", 3), ("Purchasing Manager", 4),
     ("HR Director", 3), ("Marketing Coordinator", 4), ("Practice Manager", 3),
