@@ -72,3 +72,14 @@ class ConfirmForm(FlaskForm):
     """A form with only the CSRF token, for buttons that change state."""
 
     confirm = BooleanField(default=True)
+
+
+def parse_id(text: str | None) -> int | None:
+    """A row id typed into a URL or form, or None.
+
+    str.isdigit() alone admits "²", which int() refuses, and a number too
+    large for a 64-bit column makes the database driver raise.
+    """
+    if text and text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None

@@ -24,6 +24,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.access import roles_required
 from app.extensions import db
+from app.forms import parse_id
 from app.htmx import render
 from app.models import Role
 from leads import bp
@@ -128,8 +129,8 @@ def _format_from(args: MultiDict, run: ImportRun) -> SourceFormat:
     header = args.get("header_row")
     if header == "none":
         current["header_row"] = None
-    elif header and header.isdigit():
-        current["header_row"] = max(0, int(header) - 1)
+    elif (header_number := parse_id(header)) is not None:
+        current["header_row"] = max(0, header_number - 1)
     return SourceFormat(**current)
 
 
@@ -155,8 +156,8 @@ def _setup_context(run: ImportRun, args: MultiDict) -> dict:
         return {"run": run, "fmt": fmt, "sample": None, "source_error": str(exc), "path": None}
     mapping = _mapping_from(args, len(sample.headers))
     template_id = args.get("template", "")
-    if mapping is None and template_id.isdigit():
-        template = db.session.get(MappingTemplate, int(template_id))
+    if mapping is None and (template_number := parse_id(template_id)) is not None:
+        template = db.session.get(MappingTemplate, template_number)
         if template is not None and template.workspace_id == run.workspace_id:
             mapping = mapping_from_json(template.mapping)[: len(sample.headers)]
     if mapping is None and run.mapping:
@@ -216,7 +217,8 @@ def start_import(run_id: int):
         problems = validate_mapping(context["mapping"])
     list_id = request.form.get("list_id", "")
     new_list = (request.form.get("new_list") or "").strip()
-    if list_id.isdigit() and int(list_id) not in {row.id for row in options["lists"]}:
+    chosen_list = parse_id(list_id)
+    if chosen_list is not None and chosen_list not in {row.id for row in options["lists"]}:
         problems.append("Choose a list from the menu.")
     if problems:
         options["problems"] = problems
@@ -230,8 +232,8 @@ def start_import(run_id: int):
         db.session.add(lead_list)
         db.session.flush()
         run.list_id = lead_list.id
-    elif list_id.isdigit():
-        run.list_id = int(list_id)
+    elif chosen_list is not None:
+        run.list_id = chosen_list
     run.source_format = _format_dict(context["fmt"])
     run.mapping = mapping_to_json(context["mapping"])
     run.total_estimate = context["sample"].total_estimate

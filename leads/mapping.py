@@ -376,7 +376,8 @@ def _phone_like(value: str) -> bool:
 
 def _sequence(values: Sequence[str]) -> bool:
     """1, 2, 3…: a row number rather than data."""
-    if len(values) < 2 or not all(v.isdigit() for v in values):
+    # isdigit() alone admits "²", which int() refuses.
+    if len(values) < 2 or not all(v.isascii() and v.isdigit() for v in values):
         return False
     numbers = [int(v) for v in values]
     return all(b == a + 1 for a, b in zip(numbers, numbers[1:], strict=False))

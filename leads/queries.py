@@ -9,6 +9,7 @@ import phonenumbers
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.forms import parse_id
 from app.models import User
 from leads.models import Lead, LeadList, LeadStatus, display_name
 
@@ -50,7 +51,7 @@ class LeadFilters:
             time_zone=(args.get("time_zone") or "").strip(),
         )
         list_id = args.get("list", "")
-        filters.list_id = int(list_id) if list_id.isdigit() else None
+        filters.list_id = parse_id(list_id)
         if filters.status and filters.status not in {s.value for s in LeadStatus}:
             filters.errors.append(f"Unknown status {filters.status!r}; showing all.")
             filters.status = ""
@@ -69,8 +70,8 @@ def filtered_leads(user: User, filters: LeadFilters) -> sa.Select[tuple[Lead]]:
         query = query.where(Lead.owner_id == user.id)
     elif filters.owner == "none":
         query = query.where(Lead.owner_id.is_(None))
-    elif filters.owner.isdigit():
-        query = query.where(Lead.owner_id == int(filters.owner))
+    elif (owner_id := parse_id(filters.owner)) is not None:
+        query = query.where(Lead.owner_id == owner_id)
     if filters.status:
         query = query.where(Lead.status == filters.status)
     if filters.time_zone:

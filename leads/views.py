@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.access import roles_required
 from app.extensions import db
+from app.forms import parse_id
 from app.htmx import render
 from app.models import Role
 from app.users import user_choices
@@ -54,8 +55,7 @@ def _lead_or_404(lead_id: int) -> Lead:
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return parse_id(request.args.get(name))
 
 
 @bp.get("/")
