@@ -41,6 +41,7 @@ from leads.models import (
     LeadStatus,
     SuppressionPolicy,
 )
+from leads.signals import import_finished
 from leads.sources import RowProblem, SourceFormat, SourceRow, read_rows
 
 CHUNK_ROWS = 2000
@@ -172,6 +173,7 @@ def _finish(run: ImportRun, rest: Iterator) -> None:
     run.status = ImportStatus.SUCCEEDED.value
     run.finished_at = utcnow()
     db.session.commit()
+    import_finished.send(run)
 
 
 def fail_import(run_id: int, error: str) -> None:

@@ -10,3 +10,12 @@ _signals = Namespace()
 # lead_id=, created= (False for a known person) and suppressed= (on the
 # do-not-contact list). Rotation will listen here to hand new leads out.
 lead_captured = _signals.signal("lead-captured")
+
+# Sent after an import run has published its leads (status succeeded), with the
+# ImportRun as sender. Rotation listens to hand the new, unowned leads out.
+import_finished = _signals.signal("import-finished")
+
+# Sent after a lead is marked qualified (a disposition or a rep's Promote button)
+# and committed, with the Lead as sender and user_id= of who qualified it. The
+# hand-off to the pipeline listens.
+lead_qualified = _signals.signal("lead-qualified")

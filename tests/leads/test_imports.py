@@ -36,6 +36,7 @@ from leads.models import (
     ImportStatus,
     Lead,
 )
+from leads.signals import import_finished
 from leads.sources import SourceFormat, read_rows
 
 HEADER = ["First Name", "Last Name", "Company", "Phone", "Email", "Country", "Industry"]
@@ -103,6 +104,22 @@ def test_an_import_normalizes_and_reports(app, workspace):
     assert (error.line, error.reason) == (5, "No name, company, phone or email in this row.")
     kinds = db.session.scalars(sa.select(Activity.type)).all()
     assert kinds.count("imported") == 3
+
+
+def test_a_finished_import_is_announced_once_its_leads_are_visible(app, workspace):
+    seen = []
+
+    def listener(run, **_):
+        # A listener (rotation) reads the leads in its own session.
+        with db.engine.connect() as connection:
+            pending = connection.scalar(
+                sa.select(sa.func.count()).where(Lead.pending_import_id.is_not(None))
+            )
+        seen.append((run.id, run.status, pending))
+
+    with import_finished.connected_to(listener):
+        run = run_import(make_run(workspace, ROWS).id)
+    assert seen == [(run.id, ImportStatus.SUCCEEDED, 0)]
 
 
 def test_running_twice_changes_nothing(app, workspace):
