@@ -20,6 +20,9 @@ class LeadStatus(enum.StrEnum):
     CONNECTED = "connected"
     QUALIFIED = "qualified"
     HANDED_OFF = "handed_off"
+    # Set by the pipeline when the lead's deal is won or lost.
+    WON = "won"
+    LOST = "lost"
     DISQUALIFIED = "disqualified"
 
     @property

@@ -1,1 +1,25 @@
 """Hand-off of qualified prospects into the pipeline database and out to external CRMs."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("sync", __name__)
+
+
+def init_app(app: Flask) -> None:
+    from app.cli import CronEntry, add_cron
+    from leads.signals import lead_qualified
+    from sync import models, views  # noqa: F401  (tables, routes)
+    from sync.listeners import on_lead_qualified
+    from sync.pipeline_target import deliver_to_pipeline
+    from sync.targets import Target, register_target
+
+    register_target(
+        Target("pipeline", "the pipeline", deliver_to_pipeline, batch_size=1000, hands_off=True)
+    )
+    app.config.setdefault("HANDOFF_TARGETS", ("pipeline",))
+    app.config.setdefault("DEFAULT_CURRENCY", "USD")
+    app.register_blueprint(bp)
+    lead_qualified.connect(on_lead_qualified)
+    add_cron(app, CronEntry("sync.jobs.sweep_handoffs", interval=60))

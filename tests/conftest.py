@@ -152,10 +152,12 @@ def _clean(application: Flask) -> None:
     with application.app_context():
         for bind in (None, "pipeline"):
             engine = db.engines[bind]
+            # Each bind has a metadata of its own; the pipeline's tables live there.
+            metadata = db.metadatas.get(bind)
             tables = [
                 t
-                for t in reversed(db.metadata.sorted_tables)
-                if t.info.get("bind_key") == bind and sa.inspect(engine).has_table(t.name)
+                for t in reversed(metadata.sorted_tables if metadata is not None else [])
+                if sa.inspect(engine).has_table(t.name)
             ]
             with engine.begin() as connection:
                 if engine.dialect.name == "postgresql" and tables:

@@ -1,0 +1,55 @@
+"""RQ entry points of the hand-off: thin, re-read the ledger, safe to run twice."""
+
+from __future__ import annotations
+
+import time
+
+from app.extensions import db
+from app.queue import enqueue, job
+from sync.handoff import deliver_due, due_count, open_missing_handoffs
+from sync.inbound import carry_back
+from sync.targets import get_target, known_targets
+
+
+def _bucket() -> int:
+    # One job id per target and minute: a queued delivery is not queued twice, and a
+    # finished one (RQ keeps its id a while) does not block the next minute's.
+    return int(time.time() // 60)
+
+
+def queue_delivery(target: str) -> None:
+    """Ask a worker to deliver the target's due rows (the sweep asks again if Redis forgets)."""
+    enqueue("sync.jobs.deliver_handoffs", target, job_id=f"sync-deliver-{target}-{_bucket()}")
+
+
+def queue_carry_back() -> None:
+    enqueue("sync.jobs.carry_back_deal_activities", job_id=f"sync-carry-back-{_bucket()}")
+
+
+@job
+def deliver_handoffs(target_name: str) -> int:
+    """Deliver one target's due ledger rows in batches; returns how many were delivered."""
+    target = get_target(target_name)
+    return deliver_due(target) if target else 0
+
+
+@job
+def carry_back_deal_activities() -> int:
+    """Carry deal changes back to their leads until none are left."""
+    carried = total = carry_back()
+    while carried:
+        carried = carry_back()
+        total += carried
+    return total
+
+
+@job
+def sweep_handoffs() -> int:
+    """From SQL: open missing ledger rows, queue due deliveries and deal changes to carry back."""
+    opened = open_missing_handoffs()
+    db.session.commit()
+    for target in known_targets():
+        if due_count(target.name):
+            queue_delivery(target.name)
+    queue_carry_back()
+    return opened

@@ -1,0 +1,1 @@
+"""Pages of the hand-off: promotion, the pipeline board, deals, the Sync page."""
