@@ -34,9 +34,12 @@ class Column:
 
 
 def workspace_pipelines(workspace_id: int) -> list[Pipeline]:
-    """The workspace's pipelines, the default one created on first use."""
-    with db.engines["pipeline"].begin() as connection:
-        ensure_default_pipeline(connection, workspace_id)
+    """The workspace's pipelines, the default one created (and committed) on first use."""
+    exists = sa.select(Pipeline.id).where(Pipeline.workspace_id == workspace_id).limit(1)
+    if db.session.scalar(exists) is None:
+        ensure_default_pipeline(db.session.connection(bind_arguments={"mapper": Pipeline}),
+                                workspace_id)  # fmt: skip
+        db.session.commit()
     return list(
         db.session.scalars(
             sa.select(Pipeline)
@@ -94,8 +97,8 @@ def move_deal(deal: Deal, stage: Stage, actor: User, lost_reason: str | None = N
     deal.closed_at = utcnow() if stage.outcome != StageOutcome.OPEN else None
     deal.updated_at = utcnow()
     summary = _move_summary(deal, previous, stage, reason)
-    _log(deal, "stage_change", actor, summary,
-         {"stage": stage.name, "outcome": stage.outcome, "lost_reason": reason or None})  # fmt: skip
+    data = {"stage": stage.name, "outcome": stage.outcome, "lost_reason": reason or None}
+    _log(deal, "stage_change", actor, summary, data)
     return True
 
 
@@ -139,7 +142,7 @@ class DealChanges:
 
 
 def update_deal(deal: Deal, changes: DealChanges, actor: User) -> dict[str, str]:
-    """Apply the form's fields; returns problems per field (nothing changed then). Caller commits."""
+    """Apply the form; returns problems per field, changing nothing then. Caller commits."""
     problems: dict[str, str] = {}
     title = changes.title.strip()
     if not title:
@@ -162,7 +165,8 @@ def update_deal(deal: Deal, changes: DealChanges, actor: User) -> dict[str, str]
             problems["expected_close"] = "Pick a date."
     if problems:
         return problems
-    deal.title, deal.value, deal.currency, deal.expected_close = title[:250], value, currency, expected
+    deal.title, deal.value, deal.currency = title[:250], value, currency
+    deal.expected_close = expected
     deal.updated_at = utcnow()
     _log(deal, "updated", actor, f"Deal “{deal.title}” updated: {value} {currency}", {})
     return {}

@@ -99,7 +99,8 @@ def deliver_to_pipeline(rows: Sequence[HandoffRow]) -> list[DeliveryResult]:
 
 def _write(connection: sa.Connection, rows: Sequence[HandoffRow], leads: dict) -> dict:
     now = utcnow()
-    pipelines = {ws: ensure_default_pipeline(connection, ws) for ws in {r.workspace_id for r in rows}}
+    workspaces = {row.workspace_id for row in rows}
+    pipelines = {ws: ensure_default_pipeline(connection, ws) for ws in workspaces}
     stages = {ws: _entry_stage(connection, pid) for ws, pid in pipelines.items()}
     accounts = _upsert_accounts(connection, rows, leads, now)
     contacts = _upsert_contacts(connection, rows, leads, accounts, now)

@@ -50,7 +50,7 @@ def criteria_for(workspace_id: int) -> Criteria:
 
 
 def save_criteria(workspace_id: int, required_fields: list[str], checklist: list[str]) -> None:
-    """Replace the workspace's criteria; unknown fields and blank items are dropped. Caller commits."""
+    """Replace the workspace's criteria, dropping unknown fields and blank items. Caller commits."""
     row = db.session.get(QualificationCriteria, workspace_id)
     if row is None:
         row = QualificationCriteria(workspace_id=workspace_id)
@@ -106,6 +106,7 @@ def promote(lead: Lead, user: User) -> bool:
         raise NotQualified(missing)
     previous = LeadStatus(lead.status).label
     lead.status = LeadStatus.QUALIFIED.value
-    record(lead, ActivityType.STATUS_CHANGE, user, f"Promoted to the pipeline ({previous} → Qualified)")
+    summary = f"Promoted to the pipeline ({previous} → Qualified)"
+    record(lead, ActivityType.STATUS_CHANGE, user, summary)
     open_handoffs(lead.workspace_id, [lead.id], user.id)
     return True

@@ -14,6 +14,8 @@ PUBLIC = "public"
 ANY = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
 IMPORTERS = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER})
+DEAL_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.REP})
+SYNC_ADMINS = frozenset({Role.ADMIN, Role.MANAGER})
 
 EXPECTED: dict[str, str | frozenset[Role]] = {
     "static": PUBLIC,
@@ -44,6 +46,21 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.cancel_import": IMPORTERS,
     "leads.undo_import": IMPORTERS,
     "leads.import_errors": IMPORTERS,
+    "sync.qualification": ANY,
+    "sync.save_checklist": ANY,
+    "sync.promote_lead": DEAL_ROLES,
+    "sync.qualification_settings": SYNC_ADMINS,
+    "sync.sync_page": SYNC_ADMINS,
+    "sync.lead_sync_log": SYNC_ADMINS,
+    "sync.retry_handoff": SYNC_ADMINS,
+    "sync.discard_handoff": SYNC_ADMINS,
+    "sync.board_page": DEAL_ROLES,
+    "sync.move": DEAL_ROLES,
+    "sync.deal": DEAL_ROLES,
+    "sync.edit_deal": DEAL_ROLES,
+    "sync.close_deal": DEAL_ROLES,
+    "sync.deal_note": DEAL_ROLES,
+    "sync.contact": DEAL_ROLES,
     "admin.teams": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.users": ADMIN,
     "admin.new_user": ADMIN,
@@ -67,6 +84,10 @@ URL_VALUES = {
     "action": "delete",
     "filename": "css/app.css",
     "key": "nope",
+    "pipeline_id": 999_999,
+    "deal_id": 999_999,
+    "contact_id": 999_999,
+    "handoff_id": 999_999,
 }
 
 
