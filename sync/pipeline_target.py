@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.extensions import db
 from app.models import utcnow
 from leads.models import Lead, display_name
+from sync.handoff import pause_point
 from sync.models import Account, Contact, Deal, DealActivity, Pipeline, Stage, StageOutcome
 from sync.targets import Delivered, DeliveryResult, HandoffRow, NeedsAttention
 
@@ -125,6 +126,7 @@ def _write(connection: sa.Connection, rows: Sequence[HandoffRow], leads: dict) -
         .where(Deal.handoff_key.in_(keys))
     ).all()
     _record_created(connection, keys, now)
+    pause_point("writing")  # everything written, nothing committed yet
     return {
         deal.handoff_key: {"deal_id": deal.id, "account_id": deal.account_id,
                            "contact_id": deal.contact_id}
