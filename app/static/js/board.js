@@ -24,7 +24,17 @@
     document.querySelectorAll(".drop-target").forEach(function (c) { c.classList.remove("drop-target"); });
   });
 
+  // Near the board's edge a drag scrolls it, so off-screen columns can be reached.
+  function scrollBoard(event) {
+    var board = document.querySelector(".board-columns");
+    if (!board) { return; }
+    var box = board.getBoundingClientRect();
+    if (event.clientX > box.right - 60) { board.scrollLeft += 20; }
+    if (event.clientX < box.left + 60) { board.scrollLeft -= 20; }
+  }
+
   document.addEventListener("dragover", function (event) {
+    if (dragged) { scrollBoard(event); }
     var column = columnOf(event.target);
     if (!dragged || !column) { return; }
     event.preventDefault(); // allows the drop
