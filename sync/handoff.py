@@ -67,7 +67,9 @@ def open_handoffs(workspace_id: int, lead_ids: Iterable[int], user_id: int | Non
     ]
     if not rows:
         return 0
-    return db.session.execute(insert_ignoring_duplicates(Handoff.__table__), rows).rowcount
+    # RETURNING names the inserted rows alone; rowcount is -1 for executemany on PostgreSQL.
+    inserted = insert_ignoring_duplicates(Handoff.__table__).returning(Handoff.id)
+    return len(db.session.scalars(inserted, rows).all())
 
 
 def open_missing_handoffs(limit: int = 1000) -> int:
