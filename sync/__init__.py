@@ -10,7 +10,7 @@ bp = Blueprint("sync", __name__)
 def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
     from leads.signals import lead_qualified
-    from sync import board_views, models, views  # noqa: F401  (tables, routes)
+    from sync import board_views, models, setup_views, views  # noqa: F401  (tables, routes)
     from sync.listeners import on_lead_qualified
     from sync.pipeline_target import deliver_to_pipeline
     from sync.targets import Target, register_target

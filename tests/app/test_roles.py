@@ -61,6 +61,10 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "sync.close_deal": DEAL_ROLES,
     "sync.deal_note": DEAL_ROLES,
     "sync.contact": DEAL_ROLES,
+    "sync.pipeline_setup": SYNC_ADMINS,
+    "sync.new_pipeline": SYNC_ADMINS,
+    "sync.new_stage": SYNC_ADMINS,
+    "sync.change_stage": SYNC_ADMINS,
     "admin.teams": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.users": ADMIN,
     "admin.new_user": ADMIN,
@@ -88,6 +92,7 @@ URL_VALUES = {
     "deal_id": 999_999,
     "contact_id": 999_999,
     "handoff_id": 999_999,
+    "stage_id": 999_999,
 }
 
 

@@ -7,11 +7,19 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Role
 from leads.models import Activity, Lead, LeadStatus
+from sync.handoff import deliver_due
 from sync.models import Deal, Handoff, HandoffState, Stage
+from sync.targets import get_target
 
 
 def deal_of(lead: Lead) -> Deal:
     return db.session.scalar(sa.select(Deal).where(Deal.lead_id == lead.id))
+
+
+def stage_names(pipeline_id: int) -> list[str]:
+    return list(db.session.scalars(
+        sa.select(Stage.name).where(Stage.pipeline_id == pipeline_id).order_by(Stage.position)
+    ))  # fmt: skip
 
 
 def test_the_lead_card_loads_the_panel_and_promote_says_what_is_missing(
@@ -151,3 +159,29 @@ def test_managers_change_the_criteria(client, login, make_user, make_lead, rep):
     body = client.post(f"/leads/{lead.id}/promote").get_data(as_text=True)
     assert "Job title is missing" in body and "Champion is not confirmed" in body
     assert "Authority" not in body
+
+
+def test_managers_configure_stages_and_pipelines(client, login, make_user, promoted, rep):
+    lead = promoted(company="Stark")
+    login(make_user(Role.MANAGER))
+    client.get("/pipeline")
+    pipeline_id = db.session.scalar(sa.select(Stage.pipeline_id).limit(1))
+    client.post(f"/pipelines/{pipeline_id}/stages", data={"name": "  Demo  booked "})
+    assert stage_names(pipeline_id) == [
+        "Qualified", "Discovery", "Proposal", "Negotiation", "Demo booked", "Won", "Lost",
+    ]  # fmt: skip
+    demo = db.session.scalar(sa.select(Stage).where(Stage.name == "Demo booked"))
+    client.post(f"/stages/{demo.id}", data={"action": "left"})
+    client.post(f"/stages/{demo.id}", data={"name": "Demo", "action": "rename"})
+    assert stage_names(pipeline_id)[3] == "Demo"
+    taken = client.post(f"/stages/{demo.id}", data={"name": "Won", "action": "rename"})
+    assert taken.status_code == 422 and "There is a stage called Won" in taken.get_data(True)
+    deliver_due(get_target("pipeline"))
+    first = db.session.scalar(sa.select(Stage).where(Stage.name == "Qualified"))
+    busy = client.post(f"/stages/{first.id}", data={"action": "remove"})
+    assert busy.status_code == 422 and "holds deals" in busy.get_data(True)
+    won = db.session.scalar(sa.select(Stage).where(Stage.name == "Won"))
+    assert client.post(f"/stages/{won.id}", data={"action": "remove"}).status_code == 422
+    client.post("/pipelines", data={"name": "Renewals"})
+    assert "Renewals" in client.get("/pipelines/setup").get_data(as_text=True)
+    assert deal_of(lead).pipeline.name == "Sales"
