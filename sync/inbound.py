@@ -29,26 +29,28 @@ LEAD_STATUS_FOR_OUTCOME = {
 
 
 def carry_back(limit: int = BATCH) -> int:
-    """Apply up to ``limit`` uncarried deal activities to their leads; returns how many."""
-    pipeline = db.engines["pipeline"]
-    with pipeline.connect() as connection:
-        pending = connection.execute(
-            sa.select(DealActivity.id, DealActivity.lead_id, DealActivity.kind,
-                      DealActivity.summary, DealActivity.actor_id, DealActivity.data,
-                      DealActivity.occurred_at)  # fmt: skip
-            .where(DealActivity.lead_synced_at.is_(None))
-            .order_by(DealActivity.id)
-            .limit(limit)
-        ).all()
+    """Apply up to ``limit`` uncarried deal activities to their leads; returns how many.
+
+    Commits twice: the lead side (receipts and effects), then the pipeline's marks.
+    """
+    pending = db.session.execute(
+        sa.select(DealActivity.id, DealActivity.lead_id, DealActivity.kind,
+                  DealActivity.summary, DealActivity.actor_id, DealActivity.data,
+                  DealActivity.occurred_at)  # fmt: skip
+        .where(DealActivity.lead_synced_at.is_(None))
+        .order_by(DealActivity.id)
+        .limit(limit)
+    ).all()
     if not pending:
+        db.session.commit()
         return 0
     _apply(pending)
-    with pipeline.begin() as connection:
-        connection.execute(
-            sa.update(DealActivity)
-            .where(DealActivity.id.in_([row.id for row in pending]))
-            .values(lead_synced_at=utcnow())
-        )
+    db.session.execute(
+        sa.update(DealActivity)
+        .where(DealActivity.id.in_([row.id for row in pending]))
+        .values(lead_synced_at=utcnow())
+    )
+    db.session.commit()
     return len(pending)
 
 

@@ -7,9 +7,14 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import utcnow
+from app.queue import get_queue
 from leads.models import Activity, Lead, LeadStatus
+from leads.signals import lead_qualified
 from sync.handoff import claim_due, deliver_due, open_missing_handoffs, record_results
-from sync.models import Account, Contact, Deal, Handoff, HandoffState
+from sync.inbound import carry_back
+from sync.jobs import sweep_handoffs
+from sync.models import Account, Contact, Deal, DealActivity, Handoff, HandoffState, StageOutcome
+from sync.pipeline import move_deal, outcome_stage
 from sync.qualification import NotQualified, promote
 from sync.targets import get_target
 
@@ -94,3 +99,42 @@ def test_the_sweep_opens_rows_for_qualified_leads_without_one(make_lead):
     db.session.commit()
     assert open_missing_handoffs() == 0
     assert db.session.scalar(sa.select(Handoff.lead_id)) == lead.id
+
+
+def test_the_qualified_signal_opens_the_row_once(make_lead, rep):
+    # What the dial queue does after committing a "qualified" disposition.
+    lead = make_lead(status=LeadStatus.QUALIFIED.value)
+    lead_qualified.send(lead, user_id=rep.id)
+    lead_qualified.send(lead, user_id=rep.id)
+    rows = db.session.scalars(sa.select(Handoff)).all()
+    assert [(row.lead_id, row.qualified_by_id) for row in rows] == [(lead.id, rep.id)]
+
+
+def test_the_sweep_queues_due_deliveries_from_sql(app, promoted):
+    promoted()
+    app.extensions["redis"].flushdb()  # Redis lost every job
+    sweep_handoffs()
+    queued = get_queue().get_job_ids()
+    assert any(job_id.startswith("sync-deliver-pipeline-") for job_id in queued)
+    assert any(job_id.startswith("sync-carry-back-") for job_id in queued)
+
+
+def test_deal_changes_reach_the_lead_once_even_if_the_mark_is_lost(promoted, rep):
+    lead = promoted()
+    deliver_due(pipeline())
+    deal = db.session.scalar(sa.select(Deal))
+    move_deal(deal, outcome_stage(deal, StageOutcome.WON), rep)
+    db.session.commit()
+    # A carrier that died after the lead's commit, before marking the activities carried:
+    pending = db.session.execute(
+        sa.select(DealActivity).where(DealActivity.lead_synced_at.is_(None))
+    ).scalars().all()
+    assert len(pending) == 1
+    assert carry_back() == 1
+    db.session.execute(sa.update(DealActivity).values(lead_synced_at=None))
+    db.session.commit()
+    assert carry_back() == 2  # both looked at again (created and won) ...
+    assert carry_back() == 0
+    won = sa.select(sa.func.count(Activity.id)).where(Activity.summary.like("Deal %won%"))
+    assert db.session.scalar(won) == 1  # ... but applied once
+    assert db.session.get(Lead, lead.id).status == LeadStatus.WON
