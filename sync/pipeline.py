@@ -30,7 +30,8 @@ class DealError(ValueError):
 class Column:
     stage: Stage
     deals: list[Deal] = field(default_factory=list)
-    total: Decimal = Decimal(0)
+    # Per currency: amounts in different currencies do not add up.
+    totals: dict[str, Decimal] = field(default_factory=dict)
 
 
 def workspace_pipelines(workspace_id: int) -> list[Pipeline]:
@@ -74,7 +75,8 @@ def board(pipeline: Pipeline, user: User) -> list[Column]:
             .limit(COLUMN_LIMIT)
         )
         column.deals = list(deals)
-        column.total = sum((deal.value for deal in column.deals), Decimal(0))
+        for deal in column.deals:
+            column.totals[deal.currency] = column.totals.get(deal.currency, Decimal(0)) + deal.value
     return columns
 
 

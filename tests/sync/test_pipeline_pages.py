@@ -185,3 +185,18 @@ def test_managers_configure_stages_and_pipelines(client, login, make_user, promo
     client.post("/pipelines", data={"name": "Renewals"})
     assert "Renewals" in client.get("/pipelines/setup").get_data(as_text=True)
     assert deal_of(lead).pipeline.name == "Sales"
+
+
+def test_deal_values_add_up_per_currency_on_the_board(client, login, rep, make_lead):
+    login(rep)
+    for currency, value in (("USD", "12500"), ("USD", "500.50"), ("EUR", "3000")):
+        lead = make_lead()
+        client.post(f"/leads/{lead.id}/promote")
+        deal = deal_of(lead)
+        saved = client.post(f"/deals/{deal.id}", data={"title": deal.title, "value": value,
+                                                      "currency": currency.lower(),
+                                                      "expected_close": "2027-01-31"})  # fmt: skip
+        assert saved.status_code == 302
+    board = client.get("/pipeline").get_data(as_text=True)
+    assert "13,000 USD · 3,000 EUR" in board
+    assert "No deals" in board  # the empty columns say so
