@@ -198,5 +198,5 @@ def test_deal_values_add_up_per_currency_on_the_board(client, login, rep, make_l
                                                       "expected_close": "2027-01-31"})  # fmt: skip
         assert saved.status_code == 302
     board = client.get("/pipeline").get_data(as_text=True)
-    assert "13,000 USD · 3,000 EUR" in board
+    assert "3,000 EUR · 13,000 USD" in board
     assert "No deals" in board  # the empty columns say so
