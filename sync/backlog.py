@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from app.extensions import db
-from leads.models import Lead
+from leads.export import safe_cell
+from leads.models import Lead, display_name
 from sync.models import Handoff, HandoffAttempt, HandoffState
 from sync.targets import get_target, known_targets
 
 PROBLEM_LIMIT = 200
+EXPORT_LIMIT = 100_000
+EXPORT_COLUMNS = ("lead_id", "lead", "target", "state", "attempts", "next_attempt_utc",
+                  "last_error", "idempotency_key", "created_utc")  # fmt: skip
 
 
 @dataclass
@@ -37,19 +43,35 @@ def backlog_counts(workspace_id: int) -> list[TargetBacklog]:
 
 def open_problems(workspace_id: int, state: str = "") -> list[tuple[Handoff, Lead]]:
     """Rows not delivered (or only those in ``state``), oldest first, with their leads."""
+    return [tuple(row) for row in db.session.execute(_problems(workspace_id, state, PROBLEM_LIMIT))]
+
+
+def _problems(workspace_id: int, state: str, limit: int) -> sa.Select:
     states = [state] if state in {s.value for s in HandoffState} else [
         HandoffState.NEEDS_ATTENTION.value, HandoffState.FAILED.value, HandoffState.PENDING.value,
     ]  # fmt: skip
-    return [
-        tuple(row)
-        for row in db.session.execute(
-            sa.select(Handoff, Lead)
-            .join(Lead, Lead.id == Handoff.lead_id)
-            .where(Handoff.workspace_id == workspace_id, Handoff.state.in_(states))
-            .order_by(Handoff.id)
-            .limit(PROBLEM_LIMIT)
-        )
-    ]
+    return (
+        sa.select(Handoff, Lead)
+        .join(Lead, Lead.id == Handoff.lead_id)
+        .where(Handoff.workspace_id == workspace_id, Handoff.state.in_(states))
+        .order_by(Handoff.id)
+        .limit(limit)
+    )
+
+
+def problems_csv(workspace_id: int, state: str = "") -> str:
+    """The rows the Sync page lists, all of them, as CSV (formula-safe cells)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    for handoff, lead in db.session.execute(_problems(workspace_id, state, EXPORT_LIMIT)):
+        writer.writerow([
+            lead.id, safe_cell(display_name(lead)), handoff.target, handoff.state,
+            handoff.attempts, handoff.next_attempt_at.isoformat(" ", "seconds"),
+            safe_cell(handoff.last_error or ""), handoff.idempotency_key,
+            handoff.created_at.isoformat(" ", "seconds"),
+        ])  # fmt: skip
+    return out.getvalue()
 
 
 def handoff_log(lead: Lead) -> list[tuple[Handoff, str, list[HandoffAttempt]]]:

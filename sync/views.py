@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from app.access import roles_required
@@ -16,7 +16,7 @@ from leads.models import Lead
 from leads.queries import get_visible_lead
 from leads.signals import lead_qualified
 from sync import bp
-from sync.backlog import backlog_counts, handoff_log, open_problems
+from sync.backlog import backlog_counts, handoff_log, open_problems, problems_csv
 from sync.handoff import deliver_lead_now, discard, retry
 from sync.listeners import queue_deliveries
 from sync.models import Handoff
@@ -135,6 +135,20 @@ def sync_page():
     return render(
         "sync/index.html", block="backlog", counts=backlog_counts(current_user.workspace_id),
         problems=open_problems(current_user.workspace_id, state), state=state,
+    )  # fmt: skip
+
+
+@bp.get("/sync/export.csv")
+@roles_required(*SYNC_ADMINS)
+def export_backlog():
+    """The rows not delivered (or of one state) as a CSV download."""
+    state = request.args.get("state", "")
+    name = f"sync-{state or 'open'}.csv"
+    return Response(
+        problems_csv(current_user.workspace_id, state),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                 "Cache-Control": "no-store"},
     )  # fmt: skip
 
 

@@ -52,6 +52,7 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "sync.qualification_settings": SYNC_ADMINS,
     "sync.sync_page": SYNC_ADMINS,
     "sync.lead_sync_log": SYNC_ADMINS,
+    "sync.export_backlog": SYNC_ADMINS,
     "sync.retry_handoff": SYNC_ADMINS,
     "sync.discard_handoff": SYNC_ADMINS,
     "sync.board_page": DEAL_ROLES,

@@ -146,6 +146,8 @@ def test_the_sync_page_shows_the_backlog_and_retries_and_discards(
     client.post(f"/sync/handoffs/{row.id}/discard")
     db.session.expire_all()
     assert row.state == "discarded"
+    exported = client.get("/sync/export.csv?state=discarded").get_data(as_text=True)
+    assert exported.splitlines()[1].startswith(f"{lead.id},Stuck ")
     log = client.get(f"/sync/leads/{lead.id}").get_data(as_text=True)
     assert "Discarded" in log
 
