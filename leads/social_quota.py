@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import User, utcnow
+from app.models import Role, User, UserRole, utcnow
 from leads.tasks import SocialQuota, Task, TaskKind, TaskStatus
 
 DEFAULT_DAILY_QUOTA = 25
@@ -24,21 +24,18 @@ def _zone(user: User) -> ZoneInfo:
 
 def day_bounds(user: User, now: datetime | None = None) -> tuple[datetime, datetime]:
     """The rep's current local day as naive UTC times (how the database stores them)."""
-    now = now or utcnow()
+    today = local_date(user, now)
+    return local_time(user, today, 0), local_time(user, today + timedelta(days=1), 0)
+
+
+def local_date(user: User, now: datetime | None = None) -> date:
+    """Today in the rep's zone."""
+    return (now or utcnow()).replace(tzinfo=UTC).astimezone(_zone(user)).date()
+
+
+def local_time(user: User, day: date, hour: int) -> datetime:
+    """``hour`` o'clock on ``day`` in the rep's zone, as naive UTC."""
     zone = _zone(user)
-    local_day = now.replace(tzinfo=UTC).astimezone(zone).date()
-
-    def midnight(day) -> datetime:
-        return datetime.combine(day, time(), zone).astimezone(UTC).replace(tzinfo=None)
-
-    return midnight(local_day), midnight(local_day + timedelta(days=1))
-
-
-def local_time(user: User, day_offset: int, hour: int, now: datetime | None = None) -> datetime:
-    """``hour`` o'clock ``day_offset`` days from today in the rep's zone, as naive UTC."""
-    now = now or utcnow()
-    zone = _zone(user)
-    day = now.replace(tzinfo=UTC).astimezone(zone).date() + timedelta(days=day_offset)
     return datetime.combine(day, time(hour), zone).astimezone(UTC).replace(tzinfo=None)
 
 
@@ -84,6 +81,22 @@ def quota_overrides(workspace_id: int) -> dict[int, int]:
                 SocialQuota.workspace_id == workspace_id, SocialQuota.user_id.is_not(None)
             )
         ).all()
+    )
+
+
+def quota_reps(workspace_id: int) -> list[User]:
+    """Active reps of the workspace, by name: the people a quota applies to."""
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(
+                User.workspace_id == workspace_id,
+                User.active.is_(True),
+                UserRole.role == Role.REP.value,
+            )
+            .order_by(User.name)
+        )
     )
 
 

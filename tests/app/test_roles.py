@@ -14,6 +14,8 @@ PUBLIC = "public"
 ANY = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
 IMPORTERS = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER})
+SOCIAL_WORKERS = frozenset({Role.ADMIN, Role.REP})
+TASK_CREATORS = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.REP})
 
 EXPECTED: dict[str, str | frozenset[Role]] = {
     "static": PUBLIC,
@@ -44,6 +46,14 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.cancel_import": IMPORTERS,
     "leads.undo_import": IMPORTERS,
     "leads.import_errors": IMPORTERS,
+    "leads.social_queue": SOCIAL_WORKERS,
+    "leads.social_badge": ANY,
+    "leads.social_outcome": SOCIAL_WORKERS,
+    "leads.social_skip": SOCIAL_WORKERS,
+    "leads.social_snooze": SOCIAL_WORKERS,
+    "leads.lead_social_tasks": TASK_CREATORS,
+    "leads.social_bulk": TASK_CREATORS,
+    "leads.social_quotas": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.teams": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.users": ADMIN,
     "admin.new_user": ADMIN,
@@ -67,6 +77,7 @@ URL_VALUES = {
     "action": "delete",
     "filename": "css/app.css",
     "key": "nope",
+    "task_id": 999_999,
 }
 
 

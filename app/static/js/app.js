@@ -29,6 +29,15 @@
     box._timer = setTimeout(function () { box.hidden = true; }, 6000);
   }
 
+  // A 422 carries the form again with its messages and what was typed: show it
+  // like a success instead of treating it as a failure.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr.status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
     var messages = {
