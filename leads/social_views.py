@@ -181,7 +181,7 @@ def social_bulk():
                 db.session.commit()
                 status = 200
     total, more = count_leads(filtered_leads(current_user, filters))
-    network = Network(form.network.data or Network.LINKEDIN)
+    network = form.chosen[0] if result else Network.LINKEDIN
     return render(
         "social/bulk.html", block="result", status=status,
         form=form, filters=filters, total=total, more=more, result=result, error=error,
