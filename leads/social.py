@@ -204,9 +204,7 @@ def skip_task(user: User, task_id: int, now: datetime | None = None) -> Handled:
     return _finish(user, task_id, values)
 
 
-def snooze_task(
-    user: User, task_id: int, until: datetime, now: datetime | None = None
-) -> Handled:
+def snooze_task(user: User, task_id: int, until: datetime, now: datetime | None = None) -> Handled:
     """Put the task aside until ``until``; it comes back in due order then."""
     if until <= (now or utcnow()):
         raise TaskError("Snooze until a time in the future.")

@@ -112,7 +112,9 @@ class Task(db.Model):
         # by two people at once, adds nothing the second time.
         sa.Index(
             "uq_tasks_pending_social",
-            "lead_id", "network", "action",
+            "lead_id",
+            "network",
+            "action",
             unique=True,
             sqlite_where=sa.text("status IN ('open', 'snoozed') AND kind = 'social'"),
             postgresql_where=sa.text("status IN ('open', 'snoozed') AND kind = 'social'"),
@@ -120,7 +122,9 @@ class Task(db.Model):
         # The queue and its badge: a rep's pending tasks of a kind, soonest first.
         sa.Index(
             "ix_tasks_owner_pending",
-            "owner_id", "kind", "due_at",
+            "owner_id",
+            "kind",
+            "due_at",
             sqlite_where=sa.text("status IN ('open', 'snoozed')"),
             postgresql_where=sa.text("status IN ('open', 'snoozed')"),
         ),  # fmt: skip

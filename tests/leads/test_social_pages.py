@@ -76,8 +76,11 @@ def test_logging_an_outcome_swaps_in_the_next_task(rep_client, rep):
     assert "Logged: connected." in body and "Second" in body and "1 of 25" in body
     assert "social-changed" in response.headers["HX-Trigger"]
     assert f'data-task-id="{second.id}"' in body
-    touch = db.session.scalar(sa.select(Activity).where(Activity.lead_id == first.lead_id,
-                                                        Activity.type == "social_touch"))
+    touch = db.session.scalar(
+        sa.select(Activity).where(
+            Activity.lead_id == first.lead_id, Activity.type == "social_touch"
+        )
+    )
     assert touch.data["outcome"] == "connected" and touch.actor_id == rep.id
 
 
