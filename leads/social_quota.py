@@ -28,6 +28,11 @@ def day_bounds(user: User, now: datetime | None = None) -> tuple[datetime, datet
     return local_time(user, today, 0), local_time(user, today + timedelta(days=1), 0)
 
 
+def in_zone(user: User, moment: datetime) -> datetime:
+    """A naive UTC time from the database as the rep's wall-clock time."""
+    return moment.replace(tzinfo=UTC).astimezone(_zone(user))
+
+
 def local_date(user: User, now: datetime | None = None) -> date:
     """Today in the rep's zone."""
     return (now or utcnow()).replace(tzinfo=UTC).astimezone(_zone(user)).date()

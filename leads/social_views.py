@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 
@@ -33,6 +35,7 @@ from leads.social_forms import (
     snooze_until,
 )
 from leads.social_quota import (
+    in_zone,
     quota_overrides,
     quota_reps,
     set_quotas,
@@ -58,6 +61,12 @@ MESSAGES = {
         "That task is no longer yours (it was moved to someone else or removed).",
     ),
 }
+
+
+@bp.app_template_filter("rep_time")
+def rep_time(moment: datetime) -> str:
+    """A stored UTC time as the signed-in person's wall clock, e.g. "Nov 25, 09:00 PST"."""
+    return in_zone(current_user, moment).strftime("%b %-d, %H:%M %Z")
 
 
 def _queue(message: tuple[str, str] | None = None, status: int = 200):

@@ -33,8 +33,9 @@ def _rep_with_tasks(make_user: Callable[..., User]) -> str:
     names = ("Grace Hopper", "Alan Turing", "Edsger Dijkstra")
     for age, name in enumerate(names):
         first, last = name.split()
+        profile = f"https://www.linkedin.com/in/{first.lower()}"
         lead = Lead(workspace_id=rep.workspace_id, owner_id=rep.id, first_name=first,
-                    last_name=last, linkedin_url=f"https://www.linkedin.com/in/{first.lower()}")  # fmt: skip
+                    last_name=last, linkedin_url=profile)  # fmt: skip
         db.session.add(lead)
         db.session.flush()
         # Older tasks first: Grace is due longest, so she is served first.
