@@ -17,10 +17,8 @@ from app.extensions import db
 from app.models import User, utcnow
 from leads.models import ActivityType, ContactKind, DoNotContact, Lead
 from leads.profiles import profile_url_problem
-from leads.queries import visible_leads
 from leads.social_quota import daily_quota, touches_today
 from leads.tasks import (
-    PENDING_STATUSES,
     Network,
     SocialAction,
     SocialOutcome,
@@ -28,6 +26,7 @@ from leads.tasks import (
     TaskKind,
     TaskSource,
     TaskStatus,
+    is_pending,
 )
 from leads.timeline import record
 
@@ -75,34 +74,42 @@ def suppressed_lead() -> sa.Exists:
     )
 
 
-def available_at() -> sa.ColumnElement[datetime]:
-    """When a pending task may be served: its snooze end, else its due time."""
-    return sa.case((Task.status == TaskStatus.SNOOZED.value, Task.snoozed_until), else_=Task.due_at)
-
-
 def _pending(user: User) -> sa.Select[tuple[Task]]:
-    """The rep's pending social tasks on leads they may see."""
-    leads = visible_leads(user).subquery()
-    return (
+    """The rep's pending social tasks on leads they may see (the rules of visible_leads)."""
+    query = (
         sa.select(Task)
         .join(Lead, Lead.id == Task.lead_id)
         .where(
             Task.owner_id == user.id,
             Task.kind == TaskKind.SOCIAL.value,
-            Task.status.in_(PENDING_STATUSES),
-            Task.lead_id.in_(sa.select(leads.c.id)),
+            is_pending(),
+            Lead.workspace_id == user.workspace_id,
+            Lead.pending_import_id.is_(None),
         )
     )
+    if not user.sees_all_leads:
+        query = query.where(Lead.owner_id == user.id)
+    return query
 
 
 def _servable(user: User, now: datetime) -> sa.Select[tuple[Task]]:
-    return _pending(user).where(available_at() <= now, ~suppressed_lead())
+    return _pending(user).where(Task.due_at <= now, ~suppressed_lead())
+
+
+# The badge says "99+" beyond this: counting a backlog of thousands on every page
+# would cost more than the page, and nobody acts differently on the exact number.
+BADGE_CAP = 99
 
 
 def due_count(user: User, now: datetime | None = None) -> int:
-    """How many social tasks the rep could work now (the navigation badge)."""
-    query = _servable(user, now or utcnow()).with_only_columns(sa.func.count(Task.id))
-    return db.session.scalar(query) or 0
+    """How many social tasks the rep could work now, up to BADGE_CAP + 1 (the badge)."""
+    capped = (
+        _servable(user, now or utcnow())
+        .with_only_columns(Task.id)
+        .limit(BADGE_CAP + 1)
+        .subquery()
+    )
+    return db.session.scalar(sa.select(sa.func.count()).select_from(capped)) or 0
 
 
 def queue_state(user: User, now: datetime | None = None) -> QueueState:
@@ -114,7 +121,7 @@ def queue_state(user: User, now: datetime | None = None) -> QueueState:
     task = db.session.scalar(
         _servable(user, now)
         .options(contains_eager(Task.lead))
-        .order_by(available_at(), Task.id)
+        .order_by(Task.due_at, Task.id)
         .limit(1)
     )
     if task is not None:
@@ -128,7 +135,7 @@ def _why_empty(user: User, now: datetime, done: int, quota: int) -> QueueState:
         pending.where(suppressed_lead()).with_only_columns(sa.func.count(Task.id))
     )
     waiting = pending.where(~suppressed_lead())
-    next_due = db.session.scalar(waiting.with_only_columns(sa.func.min(available_at())))
+    next_due = db.session.scalar(waiting.with_only_columns(sa.func.min(Task.due_at)))
     if next_due is None:
         reason = EmptyReason.NO_TASKS
     elif db.session.scalar(
@@ -157,7 +164,7 @@ def _finish(user: User, task_id: int, values: dict) -> Handled:
             Task.id == task_id,
             Task.owner_id == user.id,
             Task.workspace_id == user.workspace_id,
-            Task.status.in_(PENDING_STATUSES),
+            is_pending(),
         )
         .values(**values)
         .execution_options(synchronize_session=False)
@@ -205,11 +212,12 @@ def skip_task(user: User, task_id: int, now: datetime | None = None) -> Handled:
 
 
 def snooze_task(user: User, task_id: int, until: datetime, now: datetime | None = None) -> Handled:
-    """Put the task aside until ``until``; it comes back in due order then."""
+    """Put the task aside until ``until``; it is due again then."""
     if until <= (now or utcnow()):
         raise TaskError("Snooze until a time in the future.")
     # A pending task may be snoozed again: the latest choice wins.
-    return _finish(user, task_id, {"status": TaskStatus.SNOOZED.value, "snoozed_until": until})
+    values = {"status": TaskStatus.SNOOZED.value, "snoozed_until": until, "due_at": until}
+    return _finish(user, task_id, values)
 
 
 def create_task(
@@ -231,7 +239,7 @@ def create_task(
             Task.lead_id == lead.id,
             Task.network == network.value,
             Task.action == action.value,
-            Task.status.in_(PENDING_STATUSES),
+            is_pending(),
         )
     )
     if already:
@@ -259,8 +267,8 @@ def lead_tasks(lead: Lead) -> list[Task]:
     return list(
         db.session.scalars(
             sa.select(Task)
-            .where(Task.lead_id == lead.id, Task.status.in_(PENDING_STATUSES))
-            .order_by(available_at(), Task.id)
+            .where(Task.lead_id == lead.id, is_pending())
+            .order_by(Task.due_at, Task.id)
         )
     )
 
@@ -269,7 +277,7 @@ def move_pending_tasks(lead_ids: list[int], owner_id: int | None) -> int:
     """Hand the leads' pending tasks to their new owner (rotation calls this). Returns how many."""
     return db.session.execute(
         sa.update(Task)
-        .where(Task.lead_id.in_(lead_ids), Task.status.in_(PENDING_STATUSES))
+        .where(Task.lead_id.in_(lead_ids), is_pending())
         .values(owner_id=owner_id)
         .execution_options(synchronize_session=False)
     ).rowcount

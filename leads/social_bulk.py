@@ -17,13 +17,13 @@ from leads.profiles import profile_url_problem
 from leads.queries import LeadFilters, filtered_leads
 from leads.social import suppressed_lead
 from leads.tasks import (
-    PENDING_STATUSES,
     Network,
     SocialAction,
     Task,
     TaskKind,
     TaskSource,
     TaskStatus,
+    is_pending,
 )
 
 INSERT_BATCH = 1_000
@@ -69,7 +69,7 @@ def _same_task_pending(network: Network, action: SocialAction) -> sa.Exists:
             Task.lead_id == Lead.id,
             Task.network == network.value,
             Task.action == action.value,
-            Task.status.in_(PENDING_STATUSES),
+            is_pending(),
         )
         .exists()
     )

@@ -56,7 +56,9 @@ def workspace_default(workspace_id: int) -> int:
 def daily_quota(user: User) -> int:
     """The rep's own limit when a manager set one, else the workspace's default."""
     override = db.session.scalar(
-        sa.select(SocialQuota.daily_limit).where(SocialQuota.user_id == user.id)
+        sa.select(SocialQuota.daily_limit).where(
+            SocialQuota.workspace_id == user.workspace_id, SocialQuota.user_id == user.id
+        )
     )
     return workspace_default(user.workspace_id) if override is None else override
 

@@ -15,6 +15,7 @@ from leads import bp
 from leads.profiles import profile_url_problem
 from leads.queries import LeadFilters, count_leads, filtered_leads, get_visible_lead
 from leads.social import (
+    BADGE_CAP,
     Handled,
     TaskError,
     create_task,
@@ -108,7 +109,7 @@ def social_queue():
 def social_badge():
     """How many social tasks are due now, for the navigation badge."""
     count = due_count(current_user) if current_user.has_role(*SOCIAL_WORKERS) else 0
-    return render("social/_badge.html", count=count)
+    return render("social/_badge.html", count=count, cap=BADGE_CAP)
 
 
 @bp.post("/social/tasks/<int:task_id>/outcome")

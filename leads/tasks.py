@@ -28,8 +28,15 @@ class TaskStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-# A task in one of these states is still waiting for its rep.
-PENDING_STATUSES = (TaskStatus.OPEN.value, TaskStatus.SNOOZED.value)
+# A task in one of these states is still waiting for its rep. Written out literally:
+# SQLite uses a partial index only when the query repeats its condition word for word,
+# which a bound parameter never does.
+PENDING_SQL = "status IN ('open', 'snoozed')"
+
+
+def is_pending() -> sa.ColumnElement[bool]:
+    """The task is still waiting for its rep (open, or snoozed)."""
+    return sa.text(f"tasks.{PENDING_SQL}")
 
 
 class Network(enum.StrEnum):
@@ -116,8 +123,8 @@ class Task(db.Model):
             "network",
             "action",
             unique=True,
-            sqlite_where=sa.text("status IN ('open', 'snoozed') AND kind = 'social'"),
-            postgresql_where=sa.text("status IN ('open', 'snoozed') AND kind = 'social'"),
+            sqlite_where=sa.text(f"{PENDING_SQL} AND kind = 'social'"),
+            postgresql_where=sa.text(f"{PENDING_SQL} AND kind = 'social'"),
         ),  # fmt: skip
         # The queue and its badge: a rep's pending tasks of a kind, soonest first.
         sa.Index(
@@ -142,6 +149,8 @@ class Task(db.Model):
     network: Mapped[str | None] = mapped_column(sa.String(10))
     action: Mapped[str | None] = mapped_column(sa.String(10))
     outcome: Mapped[str | None] = mapped_column(sa.String(12))
+    # When the task may be served: set again when it is snoozed, so one index
+    # orders open and snoozed tasks alike.
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
     snoozed_until: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]

@@ -10,7 +10,9 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Role
 from leads.models import Activity, ActivityType, Lead
-from leads.social import create_task
+from leads.queries import LeadFilters
+from leads.social import BADGE_CAP, create_task
+from leads.social_bulk import bulk_create
 from leads.social_quota import daily_quota
 from leads.tasks import Network, SocialAction, Task, TaskStatus
 
@@ -146,10 +148,15 @@ def test_empty_states_say_why(rep_client, rep, manager_client):
     assert "Today's quota is reached" in body and 'data-empty-reason="quota_reached"' in body
 
 
-def test_badge_counts_due_tasks(rep_client, rep):
+def test_badge_counts_due_tasks_up_to_its_cap(rep_client, rep):
     _task(rep)
     _task(rep, first_name="Other")
     assert ">2</span>" in _text(rep_client.get("/social/badge", headers=HX))
+    for number in range(BADGE_CAP):
+        _lead(rep, linkedin_url=f"https://linkedin.com/in/p{number}")
+    bulk_create(rep, LeadFilters(), Network.LINKEDIN, SocialAction.VIEW)
+    db.session.commit()
+    assert f">{BADGE_CAP}+</span>" in _text(rep_client.get("/social/badge", headers=HX))
 
 
 # -- tasks on a lead -----------------------------------------------------------
