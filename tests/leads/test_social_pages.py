@@ -272,3 +272,23 @@ def test_bad_quota_keeps_what_was_typed(manager_client, rep):
     assert 'value="-3"' in body and 'value="lots"' in body
     assert "A whole number from 0" in body and "Number must be between 0 and 10000" in body
     assert daily_quota(rep) == 25
+
+
+def test_lead_form_refuses_a_profile_address_that_cannot_be_opened(rep_client):
+    typed = "http://www.linkedin.com/in/grace"
+    response = rep_client.post(
+        "/leads/new",
+        data={"first_name": "Grace", "status": "new", "list_id": "0", "linkedin_url": typed,
+              "x_url": "https://twitter.com/grace"},
+    )  # fmt: skip
+    body = _text(response)
+    assert response.status_code == 422 and "Only https:// addresses are accepted." in body
+    assert f'value="{typed}"' in body
+    assert db.session.scalar(sa.select(sa.func.count(Lead.id))) == 0
+    fixed = rep_client.post(
+        "/leads/new",
+        data={"first_name": "Grace", "status": "new", "list_id": "0",
+              "linkedin_url": "https://www.linkedin.com/in/grace",
+              "x_url": "https://twitter.com/grace"},
+    )  # fmt: skip
+    assert fixed.status_code == 302
