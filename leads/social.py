@@ -49,10 +49,6 @@ class QueueState:
     next_due_at: datetime | None = None
     suppressed: int = 0
 
-    @property
-    def left_today(self) -> int:
-        return max(self.quota - self.done_today, 0)
-
 
 class TaskError(ValueError):
     """A task that cannot be created, with a message for the person creating it."""

@@ -28,7 +28,7 @@
     var queue = document.getElementById("social-task");
     if (!queue || (dialog && dialog.open)) { return false; }
     var target = queue.querySelector('[data-key="' + CSS.escape(key) + '"]');
-    if (!target || target.disabled) { return false; }
+    if (!target || target.matches(":disabled")) { return false; }
     target.click();
     return true;
   }
