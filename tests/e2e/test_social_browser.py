@@ -65,6 +65,7 @@ def test_rep_works_two_tasks_by_keyboard_on_a_tablet(
     expect(nav.locator(".nav-badge")).to_have_text("3")
     nav.get_by_role("link", name=re.compile("Social")).click()
     expect(page).to_have_url(re.compile(r"/social$"))
+    page.wait_for_load_state()  # the shortcuts script has run, not just the URL changed
 
     task = page.locator("#social-task")
     expect(task.get_by_role("heading", level=2)).to_have_text("Grace Hopper")
