@@ -167,7 +167,8 @@ def _finish(user: User, task_id: int, values: dict) -> Handled:
     ).rowcount
     if changed:
         return Handled.APPLIED
-    task = db.session.get(Task, task_id)
+    # Re-read: the session may hold the task as it was before another tab changed it.
+    task = db.session.get(Task, task_id, populate_existing=True)
     if task is None or task.owner_id != user.id or task.workspace_id != user.workspace_id:
         return Handled.NOT_YOURS
     same = task.status == values["status"] and task.outcome == values.get("outcome")
