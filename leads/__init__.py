@@ -9,7 +9,14 @@ bp = Blueprint("leads", __name__)
 
 def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
-    from leads import capture_views, import_views, models, views  # noqa: F401  (tables, routes)
+    from leads import (  # noqa: F401  (tables, routes)
+        capture_views,
+        import_views,
+        models,
+        social_views,
+        tasks,
+        views,
+    )
     from leads.cli import demo_cli
 
     app.register_blueprint(bp)

@@ -20,6 +20,8 @@ from leads.normalize import (
     normalize_phone,
     region_code,
 )
+from leads.profiles import profile_url_problem
+from leads.tasks import Network
 from leads.timeline import record
 
 NAME_FIELDS = ("first_name", "last_name", "full_name", "company", "title", "city", "state")
@@ -91,6 +93,10 @@ def check_lead(
         problems.by_field["email"] = email.error
     columns = lead_columns(values, phone, email, country)
     columns["custom_fields"] = data.custom_fields
+    for network in Network:
+        url = columns.get(network.lead_column)
+        if url and (problem := profile_url_problem(network, url)):
+            problems.by_field[network.lead_column] = problem
     if not any(
         columns.get(k)
         for k in ("first_name", "last_name", "full_name", "company", "phone_raw", "email_raw")

@@ -16,6 +16,8 @@ ADMIN = frozenset({Role.ADMIN})
 IMPORTERS = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER})
 DEAL_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.REP})
 SYNC_ADMINS = frozenset({Role.ADMIN, Role.MANAGER})
+SOCIAL_WORKERS = frozenset({Role.ADMIN, Role.REP})
+TASK_CREATORS = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.REP})
 
 EXPECTED: dict[str, str | frozenset[Role]] = {
     "static": PUBLIC,
@@ -66,6 +68,14 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "sync.new_pipeline": SYNC_ADMINS,
     "sync.new_stage": SYNC_ADMINS,
     "sync.change_stage": SYNC_ADMINS,
+    "leads.social_queue": SOCIAL_WORKERS,
+    "leads.social_badge": ANY,
+    "leads.social_outcome": SOCIAL_WORKERS,
+    "leads.social_skip": SOCIAL_WORKERS,
+    "leads.social_snooze": SOCIAL_WORKERS,
+    "leads.lead_social_tasks": TASK_CREATORS,
+    "leads.social_bulk": TASK_CREATORS,
+    "leads.social_quotas": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.teams": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.users": ADMIN,
     "admin.new_user": ADMIN,
@@ -94,6 +104,7 @@ URL_VALUES = {
     "contact_id": 999_999,
     "handoff_id": 999_999,
     "stage_id": 999_999,
+    "task_id": 999_999,
 }
 
 
