@@ -1,4 +1,4 @@
-"""Lead management core: leads, lists, the timeline, normalization."""
+"""Lead management core: leads, lists, the timeline, normalization, rotation."""
 
 from __future__ import annotations
 
@@ -9,9 +9,17 @@ bp = Blueprint("leads", __name__)
 
 def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
-    from leads import capture_views, import_views, models, views  # noqa: F401  (tables, routes)
+    from leads import capture_views, import_views, models, rotation_models, views  # noqa: F401
+    from leads import rotation_views  # noqa: F401  (routes)
     from leads.cli import demo_cli
+    from leads.rotation_jobs import on_import_finished, on_lead_captured
+    from leads.signals import import_finished, lead_captured
 
     app.register_blueprint(bp)
     app.cli.add_command(demo_cli)
     add_cron(app, CronEntry("leads.jobs.resume_stalled_imports", interval=60))
+    add_cron(app, CronEntry("leads.rotation_jobs.sweep_rotation", interval=300))
+    # Rotation listens to what happened to leads: new leads are handed out at once.
+    import_finished.connect(on_import_finished)
+    lead_captured.connect(on_lead_captured)
+
