@@ -10,7 +10,7 @@ bp = Blueprint("leads", __name__)
 def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
     from leads import capture_views, import_views, models, rotation_models, views  # noqa: F401
-    from leads import rotation_views  # noqa: F401  (routes)
+    from leads import rotation_rep_views, rotation_views  # noqa: F401  (routes)
     from leads.cli import demo_cli
     from leads.rotation_jobs import on_import_finished, on_lead_captured
     from leads.signals import import_finished, lead_captured
@@ -22,4 +22,5 @@ def init_app(app: Flask) -> None:
     # Rotation listens to what happened to leads: new leads are handed out at once.
     import_finished.connect(on_import_finished)
     lead_captured.connect(on_lead_captured)
-
+    # Disabling a user first asks where their leads go (app.admin follows this name).
+    app.extensions["leadline.user_handover"] = "leads.rotation_handover"

@@ -28,14 +28,14 @@ def queue_rotation(
     """Enqueue the rotation of a workspace's unassigned leads (from ``after_id`` on)."""
     return enqueue(
         "leads.rotation_jobs.rotate_leads", workspace_id, trigger, after_id, lead_ids,
-        job_id=f"rotation:{workspace_id}:{trigger}:{after_id}", retry=RETRY,
+        job_id=f"rotation_{workspace_id}_{trigger}_{after_id}", retry=RETRY,
     )  # fmt: skip
 
 
 def queue_sla_sweep(workspace_id: int, trigger: str, after_id: int = 0):
     return enqueue(
         "leads.rotation_jobs.rerotate_stale_leads", workspace_id, trigger, after_id,
-        job_id=f"rotation-sla:{workspace_id}:{trigger}:{after_id}", retry=RETRY,
+        job_id=f"rotation_sla_{workspace_id}_{trigger}_{after_id}", retry=RETRY,
     )  # fmt: skip
 
 

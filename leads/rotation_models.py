@@ -56,7 +56,7 @@ class RotationRule(db.Model):
     field_name: Mapped[str | None] = mapped_column(sa.String(120))
     field_value: Mapped[str | None] = mapped_column(sa.String(250))
     # No activity this many hours after assignment moves the lead on; None: never.
-    sla_hours: Mapped[float | None]
+    sla_hours: Mapped[float | None] = mapped_column(sa.Float)
     max_rotations: Mapped[int] = mapped_column(default=2)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -85,7 +85,7 @@ class RotationMember(db.Model):
     user_id: Mapped[int] = mapped_column(
         sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    weight: Mapped[float] = mapped_column(default=1.0)
+    weight: Mapped[float] = mapped_column(sa.Float, default=1.0)
     assigned: Mapped[int] = mapped_column(default=0)
 
     rule: Mapped[RotationRule] = relationship(back_populates="members")

@@ -95,6 +95,19 @@ def delete_rule(rule: RotationRule) -> None:
     db.session.delete(rule)
 
 
+def describe_conditions(rule: RotationRule, list_names: Mapping[int, str]) -> str:
+    """The rule's conditions in a line, for the rules table."""
+    parts = [f"list {list_names.get(rule.list_id, '?')}"] if rule.list_id else []
+    for column in CONDITION_COLUMNS[1:]:
+        if value := getattr(rule, column):
+            parts.append(f"{column.replace('_', ' ')} {value}")
+    if rule.field_name:
+        parts.append(f"{rule.field_name} = {rule.field_value}")
+    if parts:
+        return ", ".join(parts)
+    return "anything left" if rule.is_fallback else "every lead"
+
+
 @dataclass
 class Preview:
     picks: list[tuple[str, str]] = field(default_factory=list)  # (rep, why)

@@ -14,6 +14,7 @@ PUBLIC = "public"
 ANY = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
 IMPORTERS = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER})
+MANAGERS = frozenset({Role.ADMIN, Role.MANAGER})
 
 EXPECTED: dict[str, str | frozenset[Role]] = {
     "static": PUBLIC,
@@ -44,6 +45,19 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.cancel_import": IMPORTERS,
     "leads.undo_import": IMPORTERS,
     "leads.import_errors": IMPORTERS,
+    "leads.rotation": IMPORTERS,
+    "leads.rotation_rule": IMPORTERS,
+    "leads.delete_rotation_rule": IMPORTERS,
+    "leads.rotate_now": IMPORTERS,
+    "leads.rotation_report": IMPORTERS,
+    "leads.escalations": MANAGERS,
+    "leads.reassign_leads": MANAGERS,
+    "leads.rotation_reps_page": MANAGERS,
+    "leads.rep_availability": MANAGERS,
+    "leads.add_rep_away": MANAGERS,
+    "leads.delete_rep_away": MANAGERS,
+    "leads.rotation_handover": ADMIN,
+    "leads.rotation_badge": ANY,
     "admin.teams": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.users": ADMIN,
     "admin.new_user": ADMIN,
@@ -67,6 +81,8 @@ URL_VALUES = {
     "action": "delete",
     "filename": "css/app.css",
     "key": "nope",
+    "rule_id": 999_999,
+    "period_id": 999_999,
 }
 
 
