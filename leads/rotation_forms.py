@@ -44,11 +44,15 @@ class RuleForm(FlaskForm):
         validators=[Optional(), NumberRange(min=0, max=100, message="Between 0 and 100.")],
     )  # fmt: skip
 
-    def validate_field_value(self, field: StringField) -> None:
-        if bool(field.data and field.data.strip()) != bool(
-            self.field_name.data and self.field_name.data.strip()
-        ):
-            raise ValidationError("Give both the custom field's name and the value it must equal.")
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # Not a field validator: Optional() would skip it when the value is the empty one.
+        if bool((self.field_value.data or "").strip()) != bool((self.field_name.data or "").strip()):
+            self.field_value.errors = [
+                *self.field_value.errors, "Give both the custom field's name and the value it must equal."
+            ]
+            return False
+        return valid
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -116,7 +116,7 @@ def rotation_rule(rule_id: int | None):
         chosen = {uid: request.form.get(f"weight-{uid}", "") for uid in request.form.getlist("member")}
         if form.validate_on_submit():
             try:
-                pool = parse_pool(list(chosen), request.form, candidates)
+                pool = parse_pool(list(chosen), chosen, candidates)
                 values = {name: form[name].data for name in _RULE_FIELDS}
                 values["list_id"] = form.list_id.data or None
                 saved = save_rule(rule or RotationRule(workspace_id=current_user.workspace_id),
