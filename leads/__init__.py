@@ -9,8 +9,15 @@ bp = Blueprint("leads", __name__)
 
 def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
-    from leads import capture_views, import_views, models, rotation_models, views  # noqa: F401
-    from leads import rotation_rep_views, rotation_views  # noqa: F401  (routes)
+    from leads import (  # noqa: F401  # noqa: F401  (routes)
+        capture_views,
+        import_views,
+        models,
+        rotation_models,
+        rotation_rep_views,
+        rotation_views,
+        views,
+    )
     from leads.cli import demo_cli
     from leads.rotation_jobs import on_import_finished, on_lead_captured
     from leads.signals import import_finished, lead_captured

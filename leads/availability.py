@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -71,7 +72,7 @@ def _in_hours(local: datetime, start: time | None, end: time | None) -> bool:
 
 
 def unavailable_reason(
-    user: User, settings: RepSettings | None, away: bool, now: datetime
+    user: Any, settings: RepSettings | None, away: bool, now: datetime
 ) -> str | None:
     """Why the user takes no leads at ``now`` (naive UTC), or None when they can."""
     if not user.active:
@@ -99,7 +100,7 @@ def _grouped_counts(user_ids: list[int], *conditions: sa.ColumnElement[bool]) ->
     return {owner: count for owner, count in rows}
 
 
-def _assigned_today(users: list[User], now: datetime) -> dict[int, int]:
+def _assigned_today(users: list[Any], now: datetime) -> dict[int, int]:
     counts: dict[int, int] = {}
     for user in users:  # each rep's day starts at their own midnight
         local = _local(now, user.time_zone)
@@ -108,7 +109,8 @@ def _assigned_today(users: list[User], now: datetime) -> dict[int, int]:
         counts[user.id] = db.session.scalar(
             sa.select(sa.func.count())
             .select_from(Lead)
-            .where(Lead.owner_id == user.id, Lead.assigned_at >= since)
+            .where(Lead.workspace_id == user.workspace_id, Lead.owner_id == user.id,
+                   Lead.assigned_at >= since)
         ) or 0
     return counts
 
@@ -124,7 +126,11 @@ def load_capacities(
     ids = sorted(set(user_ids))
     if not ids:
         return Capacities()
-    users = db.session.scalars(sa.select(User).where(User.id.in_(ids))).all()
+    # Plain rows, not User objects: this runs for every batch of every rotation job.
+    users = db.session.execute(
+        sa.select(User.id, User.name, User.active, User.time_zone, User.workspace_id)
+        .where(User.id.in_(ids))
+    ).all()
     settings = {
         s.user_id: s
         for s in db.session.scalars(sa.select(RepSettings).where(RepSettings.user_id.in_(ids)))
@@ -149,7 +155,7 @@ def load_capacities(
     return capacities
 
 
-def _away_today(users: list[User], now: datetime) -> set[int]:
+def _away_today(users: list[Any], now: datetime) -> set[int]:
     if not users:
         return set()
     # Local dates differ by at most a day from UTC; narrow in SQL, decide per user.

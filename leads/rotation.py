@@ -7,26 +7,28 @@ activities. A worker killed mid-batch leaves the batch as it was; the caller com
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import User
 from leads import clock
 from leads.availability import load_capacities
-from leads.models import Activity, ActivityType, ContactKind, DoNotContact, Lead
+from leads.models import ActivityType, ContactKind, DoNotContact, Lead
 from leads.rotation_models import RotationMember, RotationMethod, RotationRule
-from leads.rotation_picking import Pick, Pool, Router
+from leads.rotation_picking import Pool, PoolMember, Router
 
 BATCH_SIZE = 1000
-ROUTING_COLUMNS = (Lead.id, Lead.owner_id, Lead.list_id, Lead.source, Lead.country, Lead.state,
-                   Lead.time_zone)  # fmt: skip
+ROUTING_COLUMNS = (Lead.id, Lead.owner_id)
+
+
+AUDIT_KEYS = ("from", "to", "rule_id", "reason", "why")
 
 
 class RotationConflict(Exception):
@@ -64,11 +66,20 @@ def load_pools(workspace_id: int, lock: bool = True) -> list[Pool]:
         sa.select(RotationRule)
         .where(RotationRule.workspace_id == workspace_id, RotationRule.enabled.is_(True))
         .order_by(RotationRule.is_fallback, RotationRule.position, RotationRule.id)
-        .options(selectinload(RotationRule.members))
     )
     if lock and is_postgres():
         query = query.with_for_update(of=RotationRule)
-    return [Pool.from_rule(rule) for rule in db.session.scalars(query)]
+    rules = db.session.scalars(query).all()
+    members = db.session.execute(
+        sa.select(RotationMember.rule_id, RotationMember.user_id, RotationMember.weight,
+                  RotationMember.assigned)
+        .where(RotationMember.rule_id.in_([rule.id for rule in rules]))
+        .order_by(RotationMember.user_id)
+    ).all()  # fmt: skip
+    by_rule = defaultdict(list)
+    for rule_id, user_id, weight, assigned in members:
+        by_rule[rule_id].append(PoolMember(user_id, weight, assigned))
+    return [Pool.from_rule(rule, by_rule[rule.id]) for rule in rules]
 
 
 def _suppressed(kind: ContactKind, column: sa.ColumnElement[Any]) -> sa.Exists:
@@ -91,13 +102,16 @@ def unassigned_leads(workspace_id: int) -> sa.Select[Any]:
     )
 
 
-def claim(query: sa.Select[Any], pools: list[Pool], limit: int) -> list[dict[str, Any]]:
+def claim(query: sa.Select[Any], pools: list[Pool], limit: int) -> list[Mapping[str, Any]]:
+    """Lock and read the next ``limit`` leads of ``query`` with the columns the rules test."""
+    tested = sorted({column for p in pools for column in p.conditions})
+    query = query.add_columns(*(getattr(Lead, column) for column in tested))
     if any(p.field_name for p in pools):
         query = query.add_columns(Lead.custom_fields)
     query = query.order_by(Lead.id).limit(limit)
     if is_postgres():
         query = query.with_for_update(of=Lead, skip_locked=True)
-    return [dict(row._mapping) for row in db.session.execute(query)]
+    return db.session.execute(query).mappings().all()
 
 
 def assign_unassigned(
@@ -115,14 +129,15 @@ def assign_unassigned(
     if not leads:
         return result
     router = Router(pools, capacities_for(pools, now))
-    names = user_names(pools)
     changes = []
     for lead in leads:
         pick = router.route(lead)
         if pick is None:
             result.waiting += 1
             continue
-        changes.append(_assignment(lead["id"], None, pick, names, reason))
+        name = router.capacities.get(pick.user_id).name
+        summary = f"Assigned to {name} by rule {pick.rule_name}"
+        changes.append(Change(lead["id"], None, pick.user_id, pick.rule_id, summary, reason, pick.why))
     _apply_new_owners(changes, now)
     save_counters(router)
     write_audit(changes, now)
@@ -136,32 +151,39 @@ def capacities_for(pools: list[Pool], now: datetime):
     return load_capacities(members, now, count_open=least_loaded)
 
 
-def user_names(pools: list[Pool]) -> dict[int, str]:
-    ids = {m.user_id for p in pools for m in p.members}
-    return dict(db.session.execute(sa.select(User.id, User.name).where(User.id.in_(ids))).all())
-
-
-def _assignment(
-    lead_id: int, from_id: int | None, pick: Pick, names: dict[int, str], reason: str
-) -> Change:
-    summary = f"Assigned to {names.get(pick.user_id, '?')} by rule {pick.rule_name}"
-    return Change(lead_id, from_id, pick.user_id, pick.rule_id, summary, reason, pick.why)
-
-
 def _apply_new_owners(changes: list[Change], now: datetime) -> None:
-    """One UPDATE per (rep, rule): only rows still unowned change, and all must."""
-    groups: dict[tuple[int, int | None], list[int]] = defaultdict(list)
-    for change in changes:
-        groups[(change.to_id, change.rule_id)].append(change.lead_id)
-    for (owner_id, rule_id), ids in groups.items():
-        updated = db.session.execute(
-            sa.update(Lead)
-            .where(Lead.id.in_(ids), Lead.owner_id.is_(None))
-            .values(_owner_values(owner_id, rule_id, now, rotation_count=0)),
-            execution_options={"synchronize_session": False},
-        ).rowcount
-        if updated != len(ids):
-            raise RotationConflict(f"{len(ids) - updated} claimed lead(s) got an owner meanwhile")
+    """One executemany over the batch: a lead changes only while still unowned, and all must."""
+    at = bind_value(sa.DateTime(), now)
+    updated = executemany(
+        # Only the columns that change: SQLite rewrites every index on a column in
+        # SET, even to the same value (an unowned lead has no count or escalation).
+        "UPDATE leads SET owner_id = ?, assigned_at = ?, rotation_rule_id = ?"
+        " WHERE id = ? AND owner_id IS NULL",
+        [(c.to_id, at, c.rule_id, c.lead_id) for c in changes],
+    )
+    if updated != len(changes):
+        raise RotationConflict(f"{len(changes) - updated} claimed lead(s) got an owner meanwhile")
+
+
+def executemany(sql: str, rows: list[tuple[Any, ...]]) -> int:
+    """Run one statement over many rows straight on the driver; returns the rows changed.
+
+    A batch writes thousands of rows: SQLAlchemy's per-row parameter handling
+    would cost more than the database's own work. ``sql`` uses ``?`` placeholders.
+    """
+    if not rows:
+        return 0
+    connection = db.session.connection()
+    if connection.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    return connection.exec_driver_sql(sql, rows).rowcount
+
+
+def bind_value(type_: sa.types.TypeEngine[Any], value: Any) -> Any:
+    """``value`` as the driver gets it for a column of ``type_`` (e.g. SQLite's datetime text)."""
+    dialect = db.session.get_bind().dialect
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process else value
 
 
 def _owner_values(owner_id: int | None, rule_id: int | None, now: datetime, **more) -> dict:
@@ -191,22 +213,19 @@ def save_counters(router: Router) -> None:
 
 def write_audit(changes: list[Change], now: datetime, actor_id: int | None = None) -> None:
     """One timeline activity per change, written in bulk in the caller's transaction."""
-    if not changes:
-        return
-    db.session.execute(
-        sa.insert(Activity),
-        [
-            {
-                "lead_id": c.lead_id,
-                "type": ActivityType.ASSIGNMENT.value,
-                "actor_id": actor_id,
-                "occurred_at": now,
-                "summary": c.summary[:500],
-                "data": {"from": c.from_id, "to": c.to_id, "rule_id": c.rule_id,
-                         "reason": c.reason, "why": c.why},
-            }  # fmt: skip
-            for c in changes
-        ],
+    at = bind_value(sa.DateTime(), now)
+    json_in = "CAST(? AS JSONB)" if is_postgres() else "?"
+    encoded: dict[tuple[Any, ...], str] = {}  # a batch repeats few distinct payloads
+    rows = []
+    for c in changes:
+        key = (c.from_id, c.to_id, c.rule_id, c.reason, c.why)
+        if (data := encoded.get(key)) is None:
+            data = encoded[key] = json.dumps(dict(zip(AUDIT_KEYS, key, strict=True)))
+        rows.append((c.lead_id, actor_id, at, c.summary[:500], data))
+    executemany(
+        "INSERT INTO activities (lead_id, type, actor_id, occurred_at, summary, data)"
+        f" VALUES (?, '{ActivityType.ASSIGNMENT.value}', ?, ?, ?, {json_in})",
+        rows,
     )
 
 

@@ -38,7 +38,8 @@ class Pool:
     members: list[PoolMember] = field(default_factory=list)
 
     @classmethod
-    def from_rule(cls, rule: RotationRule) -> Pool:
+    def from_rule(cls, rule: RotationRule, members: list[PoolMember] | None = None) -> Pool:
+        """The rule's pool; ``members`` as loaded, else read from the rule's own members."""
         conditions = {
             "list_id": rule.list_id,
             "source": _folded(rule.source),
@@ -50,7 +51,8 @@ class Pool:
             rule.id, rule.name, rule.method, rule.is_fallback,
             {k: v for k, v in conditions.items() if v is not None},
             rule.field_name, _folded(rule.field_value),
-            [PoolMember(m.user_id, m.weight, m.assigned) for m in rule.members],
+            members if members is not None
+            else [PoolMember(m.user_id, m.weight, m.assigned) for m in rule.members],
         )  # fmt: skip
 
     def matches(self, lead: Mapping[str, Any]) -> bool:
@@ -59,7 +61,7 @@ class Pool:
             if (value if column == "list_id" else _folded(value)) != wanted:
                 return False
         if self.field_name:
-            custom = lead.get("custom_fields") or {}
+            custom = lead["custom_fields"] or {}
             return _folded(str(custom.get(self.field_name, ""))) == (self.field_value or "")
         return True
 
@@ -88,6 +90,7 @@ class Picker:
         self.pool = pool
         self.capacities = capacities
         self.members = {m.user_id: m for m in pool.members}
+        self.total_weight = sum(m.weight for m in pool.members)
         ready = [m for m in pool.members if capacities.get(m.user_id).can_take()]
         if pool.method != RotationMethod.LEAST_LOADED:
             _catch_up(ready)
@@ -128,10 +131,9 @@ class Picker:
         if self.pool.method == RotationMethod.LEAST_LOADED:
             return f"least loaded: {self.capacities.get(member.user_id).open_leads} open leads"
         if self.pool.method == RotationMethod.WEIGHTED:
-            total = sum(m.weight for m in self.pool.members)
-            share = 100 * member.weight / total
-            return f"weighted: furthest behind a {share:.3g}% share ({member.assigned} so far)"
-        return f"round robin: next in turn ({member.assigned} so far)"
+            share = 100 * member.weight / self.total_weight
+            return f"weighted: furthest behind a {share:.3g}% share"
+        return "round robin: next in turn"
 
 
 def _catch_up(ready: list[PoolMember]) -> None:
@@ -156,6 +158,7 @@ class Router:
     """Routes leads through the rules in order, then the fallback pool."""
 
     def __init__(self, pools: list[Pool], capacities: Capacities) -> None:
+        self.capacities = capacities
         self.rules = [p for p in pools if not p.is_fallback]
         self.fallback = next((p for p in pools if p.is_fallback), None)
         self.pickers = {p.rule_id: Picker(p, capacities) for p in pools}

@@ -15,7 +15,12 @@ from leads.rotation_forms import AwayForm, RepSettingsForm
 from leads.rotation_jobs import queue_rotation
 from leads.rotation_models import RepAwayPeriod
 from leads.rotation_reps import (
-    AwayOverlap, add_away, away_periods, rep_settings, rotation_reps, save_settings,
+    AwayOverlap,
+    add_away,
+    away_periods,
+    rep_settings,
+    rotation_reps,
+    save_settings,
 )  # fmt: skip
 from leads.rotation_views import MANAGERS, workspace_user
 

@@ -136,8 +136,8 @@ def preview_waiting(workspace_id: int, count: int = PREVIEW_COUNT) -> list[dict[
     """The next waiting leads and where the rules would send each; nothing is stored."""
     pools = load_pools(workspace_id, lock=False)
     query = unassigned_leads(workspace_id).add_columns(
+        *(getattr(Lead, column) for column in CONDITION_COLUMNS), Lead.custom_fields,
         Lead.first_name, Lead.last_name, Lead.full_name, Lead.company, Lead.email, Lead.phone_raw,
-        Lead.custom_fields,
     )  # fmt: skip
     leads = [dict(r._mapping) for r in db.session.execute(query.order_by(Lead.id).limit(count))]
     if not leads:

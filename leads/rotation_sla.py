@@ -14,8 +14,17 @@ from app.extensions import db
 from leads import clock
 from leads.models import Activity, ActivityType, Lead
 from leads.rotation import (
-    BATCH_SIZE, ROUTING_COLUMNS, BatchResult, Change, capacities_for, claim, save_counters,
-    user_names, load_pools, move_owner, stale_cutoffs, write_audit,
+    BATCH_SIZE,
+    ROUTING_COLUMNS,
+    BatchResult,
+    Change,
+    capacities_for,
+    claim,
+    load_pools,
+    move_owner,
+    save_counters,
+    stale_cutoffs,
+    write_audit,
 )  # fmt: skip
 from leads.rotation_models import RotationRule
 from leads.rotation_picking import Router
@@ -77,7 +86,6 @@ def rerotate_stale(workspace_id: int, after_id: int = 0, limit: int = BATCH_SIZE
     leads = claim(stale_leads(workspace_id, cutoffs).where(Lead.id > after_id), pools, limit)
     result = BatchResult(last_id=leads[-1]["id"] if leads else None, more=len(leads) == limit)
     router = Router(pools, capacities_for(pools, now))
-    names = user_names(pools)
     had_it = previous_owners([lead["id"] for lead in leads])
     moves, escalations = [], []
     for lead in leads:
@@ -87,7 +95,8 @@ def rerotate_stale(workspace_id: int, after_id: int = 0, limit: int = BATCH_SIZE
         if lead["rotation_count"] < limits[lead["rotation_rule_id"]]:
             pick = picker.pick(exclude=excluded)
         if pick is not None:
-            summary = f"Moved to {names.get(pick.user_id, '?')}: untouched past the SLA of {pick.rule_name}"
+            name = router.capacities.get(pick.user_id).name
+            summary = f"Moved to {name}: untouched past the SLA of {pick.rule_name}"
             moves.append((lead, Change(lead["id"], lead["owner_id"], pick.user_id, pick.rule_id,
                                        summary, "sla", pick.why)))  # fmt: skip
         elif lead["rotation_count"] >= limits[lead["rotation_rule_id"]] or all(

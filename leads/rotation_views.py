@@ -22,11 +22,20 @@ from leads.rotation_forms import ReassignForm, RuleForm
 from leads.rotation_jobs import queue_rotation
 from leads.rotation_models import RotationRule
 from leads.rotation_report import (
-    escalated_leads, rep_report, unassigned_count, weighted_shares,
+    escalated_leads,
+    rep_report,
+    unassigned_count,
+    weighted_shares,
 )  # fmt: skip
 from leads.rotation_reps import hand_over, new_lead_count, open_lead_count
 from leads.rotation_rules import (
-    RuleError, delete_rule, describe_conditions, parse_pool, preview_rule, preview_waiting, save_rule,
+    RuleError,
+    delete_rule,
+    describe_conditions,
+    parse_pool,
+    preview_rule,
+    preview_waiting,
+    save_rule,
 )  # fmt: skip
 
 ROTATORS = (Role.ADMIN, Role.MANAGER, Role.MARKETER)

@@ -92,15 +92,11 @@ def upgrade_():
     op.add_column('leads', sa.Column('rotation_rule_id', sa.Integer(), nullable=True))
     op.add_column('leads', sa.Column('rotation_count', sa.Integer(), server_default='0', nullable=False))
     op.add_column('leads', sa.Column('escalated_at', sa.DateTime(), nullable=True))
-    op.create_index('ix_leads_owner_assigned_at', 'leads', ['owner_id', 'assigned_at'], unique=False)
-    op.create_index('ix_leads_workspace_assigned_at', 'leads', ['workspace_id', 'assigned_at'], unique=False)
     op.create_index('ix_leads_workspace_escalated_at', 'leads', ['workspace_id', 'escalated_at'], unique=False)
 
 
 def downgrade_():
     op.drop_index('ix_leads_workspace_escalated_at', table_name='leads')
-    op.drop_index('ix_leads_workspace_assigned_at', table_name='leads')
-    op.drop_index('ix_leads_owner_assigned_at', table_name='leads')
     op.drop_column('leads', 'escalated_at')
     op.drop_column('leads', 'rotation_count')
     op.drop_column('leads', 'rotation_rule_id')
