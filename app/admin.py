@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import (
-    Blueprint, abort, current_app, flash, redirect, render_template, request, url_for,
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
 )  # fmt: skip
 from flask_login import current_user
 from rq.exceptions import NoSuchJobError

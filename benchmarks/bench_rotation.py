@@ -84,7 +84,9 @@ def seed(leads: int, reps: int) -> tuple[int, list[int]]:
 
 def reset(workspace_id: int, user_ids: list[int], weights: list[float], method: str) -> None:
     db.session.execute(sa.delete(Activity))
-    db.session.execute(sa.update(Lead).values(owner_id=None, assigned_at=None, rotation_rule_id=None))
+    db.session.execute(
+        sa.update(Lead).values(owner_id=None, assigned_at=None, rotation_rule_id=None)
+    )
     db.session.execute(sa.delete(RotationRule))
     rule = RotationRule(workspace_id=workspace_id, name=method, method=method, max_rotations=2)
     rule.members = [RotationMember(user_id=u, weight=w, assigned=0)

@@ -106,18 +106,22 @@ def _assigned_today(users: list[Any], now: datetime) -> dict[int, int]:
         local = _local(now, user.time_zone)
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
         since = (midnight.astimezone(ZoneInfo("UTC"))).replace(tzinfo=None)
-        counts[user.id] = db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Lead)
-            .where(Lead.workspace_id == user.workspace_id, Lead.owner_id == user.id,
-                   Lead.assigned_at >= since)
-        ) or 0
+        counts[user.id] = (
+            db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Lead)
+                .where(
+                    Lead.workspace_id == user.workspace_id,
+                    Lead.owner_id == user.id,
+                    Lead.assigned_at >= since,
+                )
+            )
+            or 0
+        )
     return counts
 
 
-def load_capacities(
-    user_ids: Iterable[int], now: datetime, count_open: bool = False
-) -> Capacities:
+def load_capacities(user_ids: Iterable[int], now: datetime, count_open: bool = False) -> Capacities:
     """Availability and caps of the given users at ``now``.
 
     Open leads are counted only where a cap or least-loaded picking needs them:
@@ -128,8 +132,9 @@ def load_capacities(
         return Capacities()
     # Plain rows, not User objects: this runs for every batch of every rotation job.
     users = db.session.execute(
-        sa.select(User.id, User.name, User.active, User.time_zone, User.workspace_id)
-        .where(User.id.in_(ids))
+        sa.select(User.id, User.name, User.active, User.time_zone, User.workspace_id).where(
+            User.id.in_(ids)
+        )
     ).all()
     settings = {
         s.user_id: s

@@ -137,7 +137,9 @@ def assign_unassigned(
             continue
         name = router.capacities.get(pick.user_id).name
         summary = f"Assigned to {name} by rule {pick.rule_name}"
-        changes.append(Change(lead["id"], None, pick.user_id, pick.rule_id, summary, reason, pick.why))
+        changes.append(
+            Change(lead["id"], None, pick.user_id, pick.rule_id, summary, reason, pick.why)
+        )
     _apply_new_owners(changes, now)
     save_counters(router)
     write_audit(changes, now)

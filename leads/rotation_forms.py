@@ -42,9 +42,11 @@ class RuleForm(FlaskForm):
     field_name = StringField("Custom field", validators=_TEXT)
     field_value = StringField("equals", validators=[Optional(), Length(max=250)])
     sla_hours = DecimalField(
-        "SLA (hours)", validators=[Optional(), NumberRange(min=0.01, message="Hours must be above zero.")],
+        "SLA (hours)",
+        places=None,
+        validators=[Optional(), NumberRange(min=0.01, message="Hours must be above zero.")],
         description="Untouched this long after assignment, the lead moves on. Empty: never.",
-    )  # fmt: skip
+    )
     max_rotations = IntegerField(
         "Moves before escalation", default=2,
         validators=[Optional(), NumberRange(min=0, max=100, message="Between 0 and 100.")],
@@ -53,9 +55,12 @@ class RuleForm(FlaskForm):
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
         # Not a field validator: Optional() would skip it when the value is the empty one.
-        if bool((self.field_value.data or "").strip()) != bool((self.field_name.data or "").strip()):
+        if bool((self.field_value.data or "").strip()) != bool(
+            (self.field_name.data or "").strip()
+        ):
             self.field_value.errors = [
-                *self.field_value.errors, "Give both the custom field's name and the value it must equal."
+                *self.field_value.errors,
+                "Give both the custom field's name and the value it must equal.",
             ]
             return False
         return valid

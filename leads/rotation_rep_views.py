@@ -41,10 +41,7 @@ def _page(user, form, away_form, status=200):
 
 def _settings_form(settings, typed: bool = True) -> RepSettingsForm:
     """The settings form: what was typed on a POST to it, else the stored settings."""
-    if typed:
-        form = RepSettingsForm(obj=settings)
-    else:
-        form = RepSettingsForm(formdata=None, obj=settings)
+    form = RepSettingsForm(obj=settings) if typed else RepSettingsForm(formdata=None, obj=settings)
     if not (typed and form.is_submitted()):
         form.work_days.data = list(settings.work_days)
     return form

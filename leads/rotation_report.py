@@ -64,9 +64,9 @@ def _touched_in_sla(workspace_id: int, since: datetime, lines: dict[int, RepLine
         )
     )
     for owner_id, assigned_at, hours, touched in rows:
-        if touched is not None and owner_id in lines:
-            if touched <= assigned_at + timedelta(hours=hours):
-                lines[owner_id].touched_in_sla += 1
+        in_time = touched is not None and touched <= assigned_at + timedelta(hours=hours)
+        if in_time and owner_id in lines:
+            lines[owner_id].touched_in_sla += 1
 
 
 def rep_report(workspace_id: int, days: int) -> list[RepLine]:
@@ -126,4 +126,3 @@ def unassigned_count(workspace_id: int) -> int:
 
     query = unassigned_leads(workspace_id).with_only_columns(sa.func.count())
     return db.session.scalar(query) or 0
-

@@ -64,7 +64,7 @@ def away_periods(user_id: int) -> list[RepAwayPeriod]:
 
 
 def rotation_reps(workspace_id: int) -> list[dict]:
-    """Every active user of the workspace in a pool or holding leads, with their state now."""
+    """Every user of the workspace in a rotation pool, with their state now."""
     pooled = sa.select(RotationMember.user_id)
     users = list(
         db.session.scalars(
@@ -81,31 +81,36 @@ def rotation_reps(workspace_id: int) -> list[dict]:
         )
     }
     return [
-        {"user": u, "capacity": capacities.get(u.id), "settings": settings.get(u.id)}
-        for u in users
+        {"user": u, "capacity": capacities.get(u.id), "settings": settings.get(u.id)} for u in users
     ]
 
 
 def new_lead_count(user: User) -> int:
     """Leads rotation gave the user that nobody has worked yet: the rep's badge."""
-    return db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Lead)
-        .where(
-            Lead.workspace_id == user.workspace_id,
-            Lead.owner_id == user.id,
-            Lead.status == LeadStatus.NEW.value,
-            Lead.assigned_at.is_not(None),
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Lead)
+            .where(
+                Lead.workspace_id == user.workspace_id,
+                Lead.owner_id == user.id,
+                Lead.status == LeadStatus.NEW.value,
+                Lead.assigned_at.is_not(None),
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def open_lead_count(user: User) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Lead)
-        .where(Lead.owner_id == user.id, Lead.status.in_(OPEN_STATUSES))
-    ) or 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Lead)
+            .where(Lead.owner_id == user.id, Lead.status.in_(OPEN_STATUSES))
+        )
+        or 0
+    )
 
 
 def hand_over(user: User, to_user: User | None, actor: User, disable: bool) -> int:

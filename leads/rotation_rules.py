@@ -29,7 +29,9 @@ class RuleError(ValueError):
         self.field = field_name
 
 
-def parse_pool(chosen: list[str], weights: Mapping[str, str], users: list[User]) -> dict[int, float]:
+def parse_pool(
+    chosen: list[str], weights: Mapping[str, str], users: list[User]
+) -> dict[int, float]:
     """The pool as typed: the ticked users with their weights (empty weight: 1)."""
     known = {u.id: u for u in users}
     pool: dict[int, float] = {}
@@ -43,7 +45,9 @@ def parse_pool(chosen: list[str], weights: Mapping[str, str], users: list[User])
         except ValueError:
             weight = math.nan
         if not math.isfinite(weight) or weight <= 0:
-            raise RuleError("pool", f"The weight of {user.name} must be a positive number, not {raw!r}.")
+            raise RuleError(
+                "pool", f"The weight of {user.name} must be a positive number, not {raw!r}."
+            )
         pool[user.id] = weight
     if not pool:
         raise RuleError("pool", "Choose at least one rep for the pool.")
@@ -56,7 +60,9 @@ def save_rule(
     """Store a rule's fields and pool; members who stay keep their counters."""
     if values.get("is_fallback"):
         if any(values.get(c) for c in (*CONDITION_COLUMNS, "field_name")):
-            raise RuleError("is_fallback", "A fallback pool has no conditions: it takes what is left.")
+            raise RuleError(
+                "is_fallback", "A fallback pool has no conditions: it takes what is left."
+            )
         other = db.session.scalar(
             sa.select(RotationRule.id).where(
                 RotationRule.workspace_id == rule.workspace_id,
@@ -65,7 +71,9 @@ def save_rule(
             )
         )
         if other:
-            raise RuleError("is_fallback", "There is a fallback pool already; edit that one instead.")
+            raise RuleError(
+                "is_fallback", "There is a fallback pool already; edit that one instead."
+            )
     for name, value in values.items():
         if isinstance(value, str):
             value = value.strip() or None

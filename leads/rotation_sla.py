@@ -44,9 +44,7 @@ def stale_leads(workspace_id: int, cutoffs: dict[int, datetime]) -> sa.Select[An
         *(sa.and_(Lead.rotation_rule_id == rule_id, Lead.assigned_at < cutoff)
           for rule_id, cutoff in cutoffs.items())
     )  # fmt: skip
-    return sa.select(
-        *ROUTING_COLUMNS, Lead.rotation_rule_id, Lead.rotation_count
-    ).where(
+    return sa.select(*ROUTING_COLUMNS, Lead.rotation_rule_id, Lead.rotation_count).where(
         Lead.workspace_id == workspace_id,
         Lead.owner_id.is_not(None),
         Lead.escalated_at.is_(None),
@@ -115,8 +113,9 @@ def rerotate_stale(workspace_id: int, after_id: int = 0, limit: int = BATCH_SIZE
 
 def _escalation(lead: dict[str, Any], rule_name: str) -> Change:
     summary = f"Escalated to the managers: untouched past the SLA of {rule_name}"
-    return Change(lead["id"], lead["owner_id"], lead["owner_id"], lead["rotation_rule_id"],
-                  summary, "escalated", f"moved {lead['rotation_count']} time(s) already")  # fmt: skip
+    why = f"moved {lead['rotation_count']} time(s) already"
+    owner = lead["owner_id"]
+    return Change(lead["id"], owner, owner, lead["rotation_rule_id"], summary, "escalated", why)
 
 
 def _escalate(changes: list[Change], now: datetime) -> int:

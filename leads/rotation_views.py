@@ -122,7 +122,9 @@ def rotation_rule(rule_id: int | None):
     chosen = {str(m.user_id): m.weight for m in rule.members} if rule else {}
     problem = None
     if request.method == "POST":
-        chosen = {uid: request.form.get(f"weight-{uid}", "") for uid in request.form.getlist("member")}
+        chosen = {
+            uid: request.form.get(f"weight-{uid}", "") for uid in request.form.getlist("member")
+        }
         if form.validate_on_submit():
             try:
                 pool = parse_pool(list(chosen), chosen, candidates)
@@ -147,8 +149,10 @@ def rotation_rule(rule_id: int | None):
     )  # fmt: skip
 
 
-_RULE_FIELDS = ("name", "position", "enabled", "is_fallback", "method", "source", "country",
-                "state", "time_zone", "field_name", "field_value", "sla_hours", "max_rotations")  # fmt: skip
+_RULE_FIELDS = (
+    "name", "position", "enabled", "is_fallback", "method", "source", "country", "state",
+    "time_zone", "field_name", "field_value", "sla_hours", "max_rotations",
+)  # fmt: skip
 
 
 @bp.post("/rotation/rules/<int:rule_id>/delete")
@@ -232,7 +236,8 @@ def reassign_leads():
     db.session.commit()
     if target is None:
         queue_rotation(current_user.workspace_id, f"manual-{utcnow():%Y%m%d%H%M%S}")
-    flash(f"{moved} lead(s) {'reassigned to ' + target.name if target else 'back in the rotation'}.",
+    where = f"reassigned to {target.name}" if target else "back in the rotation"
+    flash(f"{moved} lead(s) {where}.",
           "success")  # fmt: skip
     return redirect(request.form.get("next") or url_for("leads.reassign_leads"))
 
@@ -240,7 +245,9 @@ def reassign_leads():
 def _lead_ids(form: ReassignForm) -> list[int] | None:
     if form.from_user_id.data:
         return owned_lead_ids(workspace_user(form.from_user_id.data).id)
-    parts = [p.strip() for p in (form.lead_ids.data or "").replace("\n", ",").split(",") if p.strip()]
+    parts = [
+        p.strip() for p in (form.lead_ids.data or "").replace("\n", ",").split(",") if p.strip()
+    ]
     ids = [parse_id(p) for p in parts]
     if not ids or any(i is None for i in ids):
         return None
@@ -267,7 +274,9 @@ def rotation_handover(user_id: int):
             queue_rotation(user.workspace_id, f"handover-{user.id}-{utcnow():%Y%m%d%H%M%S}")
         flash(f"{user.name} is disabled; {moved} open lead(s) handed on.", "success")
         return redirect(url_for("admin.users"))
-    return render("rotation/handover.html", form=form, person=user, open_leads=open_lead_count(user))
+    return render(
+        "rotation/handover.html", form=form, person=user, open_leads=open_lead_count(user)
+    )
 
 
 @bp.get("/rotation/badge")

@@ -18,19 +18,24 @@ def add_leads(workspace_id: int, count: int, **fields: Any) -> list[int]:
     start = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Lead.id), 0)))
     rows = [
         {
-            "workspace_id": workspace_id, "first_name": f"Lead{start + n}", "status": LeadStatus.NEW.value,
-            "phone_time_zones": [], "other_phones": [], "custom_fields": {}, **fields,
+            "workspace_id": workspace_id,
+            "first_name": f"Lead{start + n}",
+            "status": LeadStatus.NEW.value,
+            "phone_time_zones": [],
+            "other_phones": [],
+            "custom_fields": {},
+            **fields,
         }  # fmt: skip
         for n in range(1, count + 1)
     ]
     db.session.execute(sa.insert(Lead), rows)
     db.session.commit()
-    return list(
-        db.session.scalars(sa.select(Lead.id).where(Lead.id > start).order_by(Lead.id))
-    )
+    return list(db.session.scalars(sa.select(Lead.id).where(Lead.id > start).order_by(Lead.id)))
 
 
-def make_rule(workspace_id: int, reps: dict[User, float] | list[User], **values: Any) -> RotationRule:
+def make_rule(
+    workspace_id: int, reps: dict[User, float] | list[User], **values: Any
+) -> RotationRule:
     pool = reps if isinstance(reps, dict) else {rep: 1.0 for rep in reps}
     values.setdefault("name", "Everyone")
     rule = save_rule(

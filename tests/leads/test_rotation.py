@@ -56,7 +56,11 @@ def test_the_turn_survives_between_batches(workspace, reps):
     second = add_leads(workspace.id, 4)
     rotate(workspace)
     given = owners()
-    assert Counter(given[i] for i in first + second) == {reps[0].id: 2, reps[1].id: 2, reps[2].id: 2}
+    assert Counter(given[i] for i in first + second) == {
+        reps[0].id: 2,
+        reps[1].id: 2,
+        reps[2].id: 2,
+    }
     assert given[second[0]] == reps[2].id
 
 
@@ -205,4 +209,9 @@ def test_batches_walk_the_pool_by_cursor(workspace, reps):
     result = rotate(workspace, after_id=result.last_id, limit=10)
     assert result.last_id == ids[19]
     assert sum(1 for v in owners().values() if v) == 20
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Lead).where(Lead.owner_id.is_(None))) == 5
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(Lead).where(Lead.owner_id.is_(None))
+        )
+        == 5
+    )

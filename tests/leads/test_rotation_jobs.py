@@ -101,7 +101,7 @@ def test_the_sweep_rotates_waiting_leads_and_enforces_slas(app, workspace, reps)
 
 @pytest.mark.slow
 def test_the_scheduler_recreates_the_sweep_at_start(app, service_env):
-    """Redis lost everything (the fixture flushed it): starting the scheduler brings the sweep back."""
+    """Redis lost everything (the fixture flushed it): starting the scheduler brings it back."""
     assert queued_ids() == []
     cron = subprocess.Popen([*FLASK, "cron"], cwd=ROOT, env=service_env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip

@@ -29,7 +29,7 @@ def test_a_rule_is_saved_and_previewed(client, login, make_user):
     rule = db.session.scalar(sa.select(RotationRule))
     assert rule.source == "Web" and {m.weight for m in rule.members} == {1.0, 3.0}
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    preview = page[page.index('id="preview"'):]
+    preview = page[page.index('id="preview"') :]
     bob, ann = preview.count("<strong>Bob</strong>"), preview.count("<strong>Ann</strong>")
     assert bob + ann == 10 and bob in (7, 8)
     assert "furthest behind a 75% share" in preview
@@ -59,8 +59,10 @@ def test_bad_rules_say_why_and_keep_what_was_typed(client, login, make_user):
 def test_bad_availability_says_why_and_keeps_what_was_typed(client, login, make_user):
     login(make_user(Role.MANAGER))
     rep = make_user(Role.REP, name="Ann")
-    response = client.post(f"/rotation/reps/{rep.id}", data={
-        "accepts_leads": "y", "daily_cap": "-1", "open_cap": "40", "work_days": ["1", "2"]})
+    response = client.post(
+        f"/rotation/reps/{rep.id}",
+        data={"accepts_leads": "y", "daily_cap": "-1", "open_cap": "40", "work_days": ["1", "2"]},
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "daily cap cannot be below zero" in page and 'value="40"' in page
@@ -106,7 +108,9 @@ def test_disabling_a_rep_asks_where_the_leads_go(client, login, admin, make_user
     assert len(audits) == 4
 
 
-def test_handover_back_to_the_rotation_skips_the_leaving_rep(client, login, admin, make_user, workspace):
+def test_handover_back_to_the_rotation_skips_the_leaving_rep(
+    client, login, admin, make_user, workspace
+):
     login(admin)
     leaving, others = make_user(Role.REP), [make_user(Role.REP), make_user(Role.REP)]
     make_rule(workspace.id, [leaving, *others])
@@ -138,7 +142,9 @@ def test_reps_see_a_badge_with_their_new_leads(client, login, make_user, workspa
     db.session.commit()
     login(rep)
     assert 'hx-get="/rotation/badge"' in client.get("/leads").get_data(as_text=True)
-    assert "3 new" in client.get("/rotation/badge", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "3 new" in client.get("/rotation/badge", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
 
 
 def test_bulk_reassign_by_ids_and_bad_ids(client, login, make_user, workspace):
@@ -147,6 +153,8 @@ def test_bulk_reassign_by_ids_and_bad_ids(client, login, make_user, workspace):
     ids = add_leads(workspace.id, 3, owner_id=ann.id)
     bad = client.post("/rotation/reassign", data={"lead_ids": "1, x", "to_user_id": str(bob.id)})
     assert bad.status_code == 422 and 'value="1, x"' in bad.get_data(as_text=True)
-    client.post("/rotation/reassign", data={"lead_ids": f"{ids[0]},{ids[1]}", "to_user_id": str(bob.id)})
+    client.post(
+        "/rotation/reassign", data={"lead_ids": f"{ids[0]},{ids[1]}", "to_user_id": str(bob.id)}
+    )
     assert [owners()[i] for i in ids] == [bob.id, bob.id, ann.id]
     assert db.session.get(Lead, ids[0]).rotation_rule_id is None

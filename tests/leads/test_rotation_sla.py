@@ -9,12 +9,11 @@ import pytest
 from app.extensions import db
 from app.models import Role
 from leads import clock
-from leads.models import Lead
+from leads.models import ActivityType, Lead
 from leads.rotation import assign_unassigned
 from leads.rotation_models import RepSettings
 from leads.rotation_sla import rerotate_stale
 from leads.timeline import record
-from leads.models import ActivityType
 from tests.leads.rotation_helpers import add_leads, assignment_audit, make_rule, owners
 
 START = datetime(2026, 11, 24, 15, 0)
