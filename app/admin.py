@@ -129,10 +129,12 @@ def edit_user(user_id: int):
 def disable(user_id: int):
     """Disable a user and end their sessions at once (first handing their leads on)."""
     user = _get_user(user_id)
-    # A domain package that gives users work (lead rotation) names a page that asks
-    # where that work goes; it disables the user itself once that is decided.
-    if handover := current_app.extensions.get("leadline.user_handover"):
-        return redirect(url_for(handover, user_id=user.id))
+    # A domain package that gives users work (lead rotation) may answer with a page
+    # that asks where that work goes; that page disables the user once it is decided.
+    if (handover := current_app.extensions.get("leadline.user_handover")) and (
+        url := handover(user)
+    ):
+        return redirect(url)
     try:
         ended = disable_user(user)
     except UserError as exc:

@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
     )
     from leads.cli import demo_cli
     from leads.rotation_jobs import on_import_finished, on_lead_captured
+    from leads.rotation_reps import handover_url
     from leads.signals import import_finished, lead_captured
 
     app.register_blueprint(bp)
@@ -29,5 +30,5 @@ def init_app(app: Flask) -> None:
     # Rotation listens to what happened to leads: new leads are handed out at once.
     import_finished.connect(on_import_finished)
     lead_captured.connect(on_lead_captured)
-    # Disabling a user first asks where their leads go (app.admin follows this name).
-    app.extensions["leadline.user_handover"] = "leads.rotation_handover"
+    # Disabling a user who holds leads or sits in a pool first asks where the leads go.
+    app.extensions["leadline.user_handover"] = handover_url

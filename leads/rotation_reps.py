@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
+from flask import url_for
 
 from app.extensions import db
 from app.models import User
@@ -111,6 +112,17 @@ def open_lead_count(user: User) -> int:
         )
         or 0
     )
+
+
+def handover_url(user: User) -> str | None:
+    """The page that hands the user's leads on before disabling them, if they have any
+    open leads or sit in a rotation pool; None when disabling can go ahead at once."""
+    in_pool = db.session.scalar(
+        sa.select(RotationMember.rule_id).where(RotationMember.user_id == user.id).limit(1)
+    )
+    if in_pool is None and not open_lead_count(user):
+        return None
+    return url_for("leads.rotation_handover", user_id=user.id)
 
 
 def hand_over(user: User, to_user: User | None, actor: User, disable: bool) -> int:

@@ -97,6 +97,7 @@ def test_disabling_a_rep_asks_where_the_leads_go(client, login, admin, make_user
     ids = add_leads(workspace.id, 4, owner_id=leaving.id)
     response = client.post(f"/admin/users/{leaving.id}/disable")
     assert response.headers["Location"].endswith(f"/rotation/handover/{leaving.id}")
+    assert db.session.get(User, leaving.id).active  # not before the leads have somewhere to go
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "<strong>4</strong> open lead(s)" in page
     client.post(f"/rotation/handover/{leaving.id}", data={"to_user_id": str(staying.id)})
