@@ -91,10 +91,21 @@ def sweep_rotation() -> int:
 
 def on_import_finished(run, **_extra) -> None:
     """An import published its leads: hand out the unowned ones."""
-    queue_rotation(run.workspace_id, f"import-{run.id}")
+    workspace_id, run_id = _loaded(run, "workspace_id", "id")
+    queue_rotation(workspace_id, f"import-{run_id}")
 
 
 def on_lead_captured(lead_list, lead_id: int, created: bool, suppressed: bool, **_extra) -> None:
     """A new lead came in through a form: hand it out at once (unless nobody may contact it)."""
     if created and not suppressed:
-        queue_rotation(lead_list.workspace_id, f"capture-{lead_id}", lead_ids=[lead_id])
+        (workspace_id,) = _loaded(lead_list, "workspace_id")
+        queue_rotation(workspace_id, f"capture-{lead_id}", lead_ids=[lead_id])
+
+
+def _loaded(row, *names: str) -> tuple:
+    # The sender was committed just before the signal, so reading it reloads it and
+    # begins a transaction (on SQLite one that takes the write lock): end it at once
+    # rather than hold the lock against the sender's other listeners.
+    values = tuple(getattr(row, name) for name in names)
+    db.session.commit()
+    return values

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Role
 from leads import clock
 from leads.models import DoNotContact, Lead, LeadList
-from leads.rotation import assign_unassigned
+from leads.rotation import assign_unassigned, unassigned_leads
 from leads.rotation_models import RepAwayPeriod, RepSettings
 from tests.leads.rotation_helpers import add_leads, assignment_audit, make_rule, owners
 
@@ -215,3 +215,12 @@ def test_batches_walk_the_pool_by_cursor(workspace, reps):
         )
         == 5
     )
+
+
+def test_the_claim_walks_only_unowned_leads(workspace, reps):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite query plan")
+    query = unassigned_leads(workspace.id).where(Lead.id > 0).order_by(Lead.id).limit(1000)
+    sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    plan = " ".join(row[3] for row in db.session.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}")))
+    assert "ix_leads_workspace_owner_id (workspace_id=? AND owner_id=? AND id>?)" in plan
