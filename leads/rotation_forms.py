@@ -72,7 +72,11 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 def _not_negative(label: str) -> list:
-    return [Optional(), NumberRange(min=0, message=f"The {label} cannot be below zero.")]
+    return [
+        Optional(),
+        NumberRange(min=0, message=f"The {label} cannot be below zero."),
+        NumberRange(max=1_000_000, message=f"The {label} is at most 1,000,000."),
+    ]
 
 
 class RepSettingsForm(FlaskForm):

@@ -74,7 +74,10 @@ def save_rule(
             raise RuleError(
                 "is_fallback", "There is a fallback pool already; edit that one instead."
             )
+    defaults = {"position": 0, "max_rotations": 2}
     for name, value in values.items():
+        if value is None and name in defaults:
+            value = defaults[name]
         if isinstance(value, str):
             value = value.strip() or None
         if isinstance(value, Decimal):

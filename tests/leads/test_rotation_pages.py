@@ -52,6 +52,10 @@ def test_bad_rules_say_why_and_keep_what_was_typed(client, login, make_user):
         assert message in page, data["name"]
         assert f'value="{data["name"]}"' in page
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RotationRule)) == 0
+    blank = rule_form(reps, [""], name="Blanks", position="", max_rotations="")
+    assert client.post("/rotation/rules/new", data=blank).status_code == 302
+    saved = db.session.scalar(sa.select(RotationRule))
+    assert (saved.position, saved.max_rotations, saved.members[0].weight) == (0, 2, 1.0)
     weird = client.post("/rotation/rules/new", data=rule_form(reps, ["<b>x</b>"]))
     assert "<b>x</b>" not in weird.get_data(as_text=True)
 
@@ -66,6 +70,8 @@ def test_bad_availability_says_why_and_keeps_what_was_typed(client, login, make_
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "daily cap cannot be below zero" in page and 'value="40"' in page
+    huge = client.post(f"/rotation/reps/{rep.id}", data={"open_cap": "9" * 30, "work_days": ["1"]})
+    assert huge.status_code == 422 and "at most 1,000,000" in huge.get_data(as_text=True)
     ok = client.post(f"/rotation/reps/{rep.id}", data={
         "accepts_leads": "y", "daily_cap": "5", "work_days": ["1", "2"],
         "work_start": "09:00", "work_end": "17:00"})  # fmt: skip
