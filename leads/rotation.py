@@ -95,8 +95,8 @@ def unassigned_leads(workspace_id: int) -> sa.Select[Any]:
     so handing them out would only use up reps' caps and shares.
 
     `pending_import_id + 0` keeps SQLite off that column's index, which holds every
-    published lead, and on (workspace_id, owner_id, id), which holds the unowned ones
-    in id order (checked in the tests).
+    published lead; with fresh statistics it may still prefer walking the primary key
+    from the cursor, which is linear too.
     """
     return sa.select(*ROUTING_COLUMNS).where(
         Lead.workspace_id == workspace_id,

@@ -8,12 +8,11 @@ from datetime import date, datetime, time, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.database import refresh_statistics
 from app.extensions import db
 from app.models import Role
 from leads import clock
 from leads.models import DoNotContact, Lead, LeadList
-from leads.rotation import assign_unassigned, unassigned_leads
+from leads.rotation import assign_unassigned
 from leads.rotation_models import RepAwayPeriod, RepSettings
 from tests.leads.rotation_helpers import add_leads, assignment_audit, make_rule, owners
 
@@ -217,18 +216,3 @@ def test_batches_walk_the_pool_by_cursor(workspace, reps):
         == 5
     )
 
-
-def test_the_claim_walks_only_unowned_leads(workspace, reps):
-    """With most leads owned, as in a workspace that has rotated for a while."""
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("a SQLite query plan")
-    for rep in reps:
-        add_leads(workspace.id, 1000, owner_id=rep.id)
-    add_leads(workspace.id, 20)
-    workspace_id = workspace.id
-    db.session.commit()  # the statistics are written on a connection of their own
-    refresh_statistics(db.engine)
-    query = unassigned_leads(workspace_id).where(Lead.id > 0).order_by(Lead.id).limit(1000)
-    sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
-    plan = " ".join(row[3] for row in db.session.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}")))
-    assert "ix_leads_workspace_owner_id (workspace_id=? AND owner_id=? AND id>?)" in plan
