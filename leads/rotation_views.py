@@ -13,7 +13,7 @@ from app.access import roles_required
 from app.extensions import db
 from app.forms import ConfirmForm, parse_id
 from app.htmx import render
-from app.models import Role, User, utcnow
+from app.models import Role, User, UserRole, utcnow
 from app.users import UserError
 from leads import bp
 from leads.models import LeadList
@@ -41,6 +41,7 @@ from leads.rotation_rules import (
 ROTATORS = (Role.ADMIN, Role.MANAGER, Role.MARKETER)
 MANAGERS = (Role.ADMIN, Role.MANAGER)
 REPORT_DAYS = (7, 30, 90)
+LEAD_OWNER_ROLES = (Role.REP.value, Role.CALLER.value, Role.MANAGER.value)
 
 
 def workspace_user(user_id: int) -> User:
@@ -56,7 +57,7 @@ def pool_candidates() -> list[User]:
         db.session.scalars(
             sa.select(User)
             .where(User.workspace_id == current_user.workspace_id, User.active.is_(True),
-                   User.role_rows.any(sa.text("role IN ('rep', 'caller', 'manager')")))
+                   User.role_rows.any(UserRole.role.in_(LEAD_OWNER_ROLES)))
             .order_by(User.name)
         )
     )  # fmt: skip
