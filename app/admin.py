@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)  # fmt: skip
 from flask_login import current_user
 from rq.exceptions import NoSuchJobError
 
@@ -118,8 +127,14 @@ def edit_user(user_id: int):
 @bp.post("/users/<int:user_id>/disable")
 @roles_required(Role.ADMIN)
 def disable(user_id: int):
-    """Disable a user and end their sessions at once."""
+    """Disable a user and end their sessions at once (first handing their leads on)."""
     user = _get_user(user_id)
+    # A domain package that gives users work (lead rotation) may answer with a page
+    # that asks where that work goes; that page disables the user once it is decided.
+    if (handover := current_app.extensions.get("leadline.user_handover")) and (
+        url := handover(user)
+    ):
+        return redirect(url)
     try:
         ended = disable_user(user)
     except UserError as exc:

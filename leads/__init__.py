@@ -1,4 +1,4 @@
-"""Lead management core: leads, lists, the timeline, normalization."""
+"""Lead management core: leads, lists, the timeline, normalization, rotation."""
 
 from __future__ import annotations
 
@@ -13,12 +13,24 @@ def init_app(app: Flask) -> None:
         capture_views,
         import_views,
         models,
+        rotation_models,
+        rotation_rep_views,
+        rotation_views,
         social_views,
         tasks,
         views,
     )
     from leads.cli import demo_cli
+    from leads.rotation_jobs import on_import_finished, on_lead_captured
+    from leads.rotation_reps import handover_url
+    from leads.signals import import_finished, lead_captured
 
     app.register_blueprint(bp)
     app.cli.add_command(demo_cli)
     add_cron(app, CronEntry("leads.jobs.resume_stalled_imports", interval=60))
+    add_cron(app, CronEntry("leads.rotation_jobs.sweep_rotation", interval=300))
+    # Rotation listens to what happened to leads: new leads are handed out at once.
+    import_finished.connect(on_import_finished)
+    lead_captured.connect(on_lead_captured)
+    # Disabling a user who holds leads or sits in a pool first asks where the leads go.
+    app.extensions["leadline.user_handover"] = handover_url

@@ -18,6 +18,7 @@ DEAL_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.REP})
 SYNC_ADMINS = frozenset({Role.ADMIN, Role.MANAGER})
 SOCIAL_WORKERS = frozenset({Role.ADMIN, Role.REP})
 TASK_CREATORS = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.REP})
+MANAGERS = frozenset({Role.ADMIN, Role.MANAGER})
 
 EXPECTED: dict[str, str | frozenset[Role]] = {
     "static": PUBLIC,
@@ -76,6 +77,19 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.lead_social_tasks": TASK_CREATORS,
     "leads.social_bulk": TASK_CREATORS,
     "leads.social_quotas": frozenset({Role.ADMIN, Role.MANAGER}),
+    "leads.rotation": IMPORTERS,
+    "leads.rotation_rule": IMPORTERS,
+    "leads.delete_rotation_rule": IMPORTERS,
+    "leads.rotate_now": IMPORTERS,
+    "leads.rotation_report": IMPORTERS,
+    "leads.escalations": MANAGERS,
+    "leads.reassign_leads": MANAGERS,
+    "leads.rotation_reps_page": MANAGERS,
+    "leads.rep_availability": MANAGERS,
+    "leads.add_rep_away": MANAGERS,
+    "leads.delete_rep_away": MANAGERS,
+    "leads.rotation_handover": ADMIN,
+    "leads.rotation_badge": ANY,
     "admin.teams": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.users": ADMIN,
     "admin.new_user": ADMIN,
@@ -105,6 +119,8 @@ URL_VALUES = {
     "handoff_id": 999_999,
     "stage_id": 999_999,
     "task_id": 999_999,
+    "rule_id": 999_999,
+    "period_id": 999_999,
 }
 
 

@@ -279,3 +279,21 @@ def test_bulk_creation_of_thousands_is_set_based(rep, workspace):
     assert db.session.scalar(sa.select(sa.func.count(Task.id))) == 2_250
     # One read and a few batched inserts, not a statement per lead.
     assert len(statements) < 20, len(statements)
+
+
+def test_reassigning_a_lead_hands_its_pending_tasks_to_the_new_owner(rep, make_user, make_lead):
+    from leads.rotation import reassign
+
+    other = make_user(Role.REP, name="Otto Other")
+    manager = make_user(Role.MANAGER)
+    lead = make_lead(rep)
+    pending = _task(lead, rep, due_at=datetime(2026, 11, 10))
+    done = _task(lead, rep, due_at=datetime(2026, 11, 10), action=SocialAction.VIEW)
+    done.status = TaskStatus.DONE.value
+    db.session.commit()
+
+    assert reassign([lead.id], lead.workspace_id, other, manager, "holiday cover") == 1
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Task, pending.id).owner_id == other.id
+    assert db.session.get(Task, done.id).owner_id == rep.id  # history stays with who did it

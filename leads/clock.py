@@ -1,0 +1,20 @@
+"""The time rotation reads: one seam tests can move, instead of patching datetime."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.models import utcnow
+
+_frozen: datetime | None = None
+
+
+def now() -> datetime:
+    """The current UTC time (naive, like every stored timestamp), or the time a test set."""
+    return _frozen or utcnow()
+
+
+def set_now(moment: datetime | None) -> None:
+    """Pin the clock at ``moment`` (naive UTC); None lets it run again."""
+    global _frozen
+    _frozen = moment

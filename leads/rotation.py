@@ -1,0 +1,300 @@
+"""Lead rotation: hand unowned leads to reps, move stale ones on, reassign by hand.
+
+Every change is a few set-based statements in one transaction: claim the batch,
+update the owners conditionally, bump the pool counters, write the audit
+activities. A worker killed mid-batch leaves the batch as it was; the caller commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import User
+from leads import clock
+from leads.availability import load_capacities
+from leads.models import ActivityType, ContactKind, DoNotContact, Lead
+from leads.rotation_models import RotationMember, RotationMethod, RotationRule
+from leads.rotation_picking import Pool, PoolMember, Router
+from leads.social import move_pending_tasks
+
+BATCH_SIZE = 1000
+ROUTING_COLUMNS = (Lead.id, Lead.owner_id)
+
+
+AUDIT_KEYS = ("from", "to", "rule_id", "reason", "why")
+
+
+class RotationConflict(Exception):
+    """Another writer changed a claimed lead; the batch is rolled back and retried."""
+
+
+@dataclass
+class BatchResult:
+    assigned: int = 0
+    waiting: int = 0
+    escalated: int = 0
+    last_id: int | None = None
+    more: bool = False
+
+
+@dataclass(frozen=True)
+class Change:
+    lead_id: int
+    from_id: int | None
+    to_id: int | None
+    rule_id: int | None
+    summary: str
+    reason: str
+    why: str = ""
+
+
+def is_postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def load_pools(workspace_id: int, lock: bool = True) -> list[Pool]:
+    """The workspace's enabled rules in order, locked on PostgreSQL so that two
+    batches never read the same pool counters (SQLite's write lock does the same)."""
+    query = (
+        sa.select(RotationRule)
+        .where(RotationRule.workspace_id == workspace_id, RotationRule.enabled.is_(True))
+        .order_by(RotationRule.is_fallback, RotationRule.position, RotationRule.id)
+    )
+    if lock and is_postgres():
+        query = query.with_for_update(of=RotationRule)
+    rules = db.session.scalars(query).all()
+    members = db.session.execute(
+        sa.select(RotationMember.rule_id, RotationMember.user_id, RotationMember.weight,
+                  RotationMember.assigned)
+        .where(RotationMember.rule_id.in_([rule.id for rule in rules]))
+        .order_by(RotationMember.user_id)
+    ).all()  # fmt: skip
+    by_rule = defaultdict(list)
+    for rule_id, user_id, weight, assigned in members:
+        by_rule[rule_id].append(PoolMember(user_id, weight, assigned))
+    return [Pool.from_rule(rule, by_rule[rule.id]) for rule in rules]
+
+
+def _suppressed(kind: ContactKind, column: sa.ColumnElement[Any]) -> sa.Exists:
+    return sa.exists().where(
+        DoNotContact.workspace_id == Lead.workspace_id,
+        DoNotContact.kind == kind.value,
+        DoNotContact.value == column,
+    )
+
+
+def unassigned_leads(workspace_id: int) -> sa.Select[Any]:
+    """Leads waiting for an owner. Do-not-contact leads never wait: nobody may work them,
+    so handing them out would only use up reps' caps and shares.
+
+    `pending_import_id + 0` keeps SQLite off that column's index, which holds every
+    published lead; with fresh statistics it may still prefer walking the primary key
+    from the cursor, which is linear too.
+    """
+    return sa.select(*ROUTING_COLUMNS).where(
+        Lead.workspace_id == workspace_id,
+        Lead.owner_id.is_(None),
+        (Lead.pending_import_id + 0).is_(None),
+        ~_suppressed(ContactKind.PHONE, Lead.phone_e164),
+        ~_suppressed(ContactKind.EMAIL, Lead.email_key),
+    )
+
+
+def claim(query: sa.Select[Any], pools: list[Pool], limit: int) -> list[Mapping[str, Any]]:
+    """Lock and read the next ``limit`` leads of ``query`` with the columns the rules test."""
+    tested = sorted({column for p in pools for column in p.conditions})
+    query = query.add_columns(*(getattr(Lead, column) for column in tested))
+    if any(p.field_name for p in pools):
+        query = query.add_columns(Lead.custom_fields)
+    query = query.order_by(Lead.id).limit(limit)
+    if is_postgres():
+        query = query.with_for_update(of=Lead, skip_locked=True)
+    return db.session.execute(query).mappings().all()
+
+
+def assign_unassigned(
+    workspace_id: int, after_id: int = 0, lead_ids: Iterable[int] | None = None,
+    reason: str = "rotation", limit: int = BATCH_SIZE,
+) -> BatchResult:  # fmt: skip
+    """Give up to ``limit`` unowned leads (ids above ``after_id``) to reps by the rules."""
+    now = clock.now()
+    pools = load_pools(workspace_id)
+    query = unassigned_leads(workspace_id).where(Lead.id > after_id)
+    if lead_ids is not None:
+        query = query.where(Lead.id.in_(list(lead_ids)))
+    leads = claim(query, pools, limit) if pools else []
+    result = BatchResult(last_id=leads[-1]["id"] if leads else None, more=len(leads) == limit)
+    if not leads:
+        return result
+    router = Router(pools, capacities_for(pools, now))
+    changes = []
+    for lead in leads:
+        pick = router.route(lead)
+        if pick is None:
+            result.waiting += 1
+            continue
+        name = router.capacities.get(pick.user_id).name
+        summary = f"Assigned to {name} by rule {pick.rule_name}"
+        changes.append(
+            Change(lead["id"], None, pick.user_id, pick.rule_id, summary, reason, pick.why)
+        )
+    _apply_new_owners(changes, now)
+    save_counters(router)
+    write_audit(changes, now)
+    result.assigned = len(changes)
+    return result
+
+
+def capacities_for(pools: list[Pool], now: datetime):
+    members = {m.user_id for p in pools for m in p.members}
+    least_loaded = any(p.method == RotationMethod.LEAST_LOADED for p in pools)
+    return load_capacities(members, now, count_open=least_loaded)
+
+
+def _apply_new_owners(changes: list[Change], now: datetime) -> None:
+    """One executemany over the batch: a lead changes only while still unowned, and all must."""
+    at = bind_value(sa.DateTime(), now)
+    updated = executemany(
+        # Only the columns that change: SQLite rewrites every index on a column in
+        # SET, even to the same value (an unowned lead has no count or escalation).
+        "UPDATE leads SET owner_id = ?, assigned_at = ?, rotation_rule_id = ?"
+        " WHERE id = ? AND owner_id IS NULL",
+        [(c.to_id, at, c.rule_id, c.lead_id) for c in changes],
+    )
+    if updated != len(changes):
+        raise RotationConflict(f"{len(changes) - updated} claimed lead(s) got an owner meanwhile")
+
+
+def executemany(sql: str, rows: list[tuple[Any, ...]]) -> int:
+    """Run one statement over many rows straight on the driver; returns the rows changed.
+
+    A batch writes thousands of rows: SQLAlchemy's per-row parameter handling
+    would cost more than the database's own work. ``sql`` uses ``?`` placeholders.
+    """
+    if not rows:
+        return 0
+    connection = db.session.connection()
+    if connection.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    return connection.exec_driver_sql(sql, rows).rowcount
+
+
+def bind_value(type_: sa.types.TypeEngine[Any], value: Any) -> Any:
+    """``value`` as the driver gets it for a column of ``type_`` (e.g. SQLite's datetime text)."""
+    dialect = db.session.get_bind().dialect
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process else value
+
+
+def _owner_values(owner_id: int | None, rule_id: int | None, now: datetime, **more) -> dict:
+    # updated_at keeps its value: an owner change is not an edit (import undo
+    # compares it to tell whether anyone touched a lead since the import).
+    return {
+        "owner_id": owner_id,
+        "assigned_at": now if owner_id else None,
+        "rotation_rule_id": rule_id,
+        "escalated_at": None,
+        "updated_at": Lead.updated_at,
+        **more,
+    }
+
+
+def save_counters(router: Router) -> None:
+    rows = router.changed_members()
+    if rows:
+        table = RotationMember.__table__
+        db.session.execute(
+            table.update()
+            .where(table.c.rule_id == sa.bindparam("r"), table.c.user_id == sa.bindparam("u"))
+            .values(assigned=sa.bindparam("a")),
+            rows,
+        )
+
+
+def write_audit(changes: list[Change], now: datetime, actor_id: int | None = None) -> None:
+    """One timeline activity per change, written in bulk in the caller's transaction."""
+    at = bind_value(sa.DateTime(), now)
+    json_in = "CAST(? AS JSONB)" if is_postgres() else "?"
+    encoded: dict[tuple[Any, ...], str] = {}  # a batch repeats few distinct payloads
+    rows = []
+    for c in changes:
+        key = (c.from_id, c.to_id, c.rule_id, c.reason, c.why)
+        if (data := encoded.get(key)) is None:
+            data = encoded[key] = json.dumps(dict(zip(AUDIT_KEYS, key, strict=True)))
+        rows.append((c.lead_id, actor_id, at, c.summary[:500], data))
+    executemany(
+        "INSERT INTO activities (lead_id, type, actor_id, occurred_at, summary, data)"
+        f" VALUES (?, '{ActivityType.ASSIGNMENT.value}', ?, ?, ?, {json_in})",
+        rows,
+    )
+
+
+def move_owner(change: Change, now: datetime, **values: Any) -> bool:
+    """Change one lead's owner only if it still has the owner the change expects."""
+    updated = db.session.execute(
+        sa.update(Lead)
+        .where(Lead.id == change.lead_id, Lead.owner_id.is_not_distinct_from(change.from_id))
+        .values(_owner_values(change.to_id, change.rule_id, now, **values)),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    return updated == 1
+
+
+def reassign(
+    lead_ids: Iterable[int], workspace_id: int, to_user: User | None, actor: User, why: str
+) -> int:
+    """Give leads to ``to_user`` by hand (no rule, so no SLA), or put them back in the
+    unassigned pool (``to_user`` None) for the next rotation; returns how many moved."""
+    now = clock.now()
+    rows = db.session.execute(
+        sa.select(Lead.id, Lead.owner_id).where(
+            Lead.workspace_id == workspace_id, Lead.id.in_(list(lead_ids))
+        )
+    ).all()
+    summary = (f"Reassigned to {to_user.name} by {actor.name}" if to_user
+               else f"Back to the rotation, by {actor.name}")  # fmt: skip
+    changes = [
+        Change(lead_id, owner_id, to_user.id if to_user else None, None, summary, "manual", why)
+        for lead_id, owner_id in rows
+        if owner_id != (to_user.id if to_user else None)
+    ]
+    moved = [c for c in changes if move_owner(c, now, rotation_count=0)]
+    write_audit(moved, now, actor.id)
+    hand_over_tasks(moved)
+    return len(moved)
+
+
+def hand_over_tasks(changes: Iterable[Change]) -> None:
+    """Pending tasks follow their lead to its new owner: the old one may no longer work it."""
+    by_owner: dict[int | None, list[int]] = defaultdict(list)
+    for change in changes:
+        by_owner[change.to_id].append(change.lead_id)
+    for owner_id, lead_ids in by_owner.items():
+        move_pending_tasks(lead_ids, owner_id)
+
+
+def owned_lead_ids(user_id: int, open_only: bool = True) -> list[int]:
+    from leads.availability import OPEN_STATUSES
+
+    query = sa.select(Lead.id).where(Lead.owner_id == user_id)
+    if open_only:
+        query = query.where(Lead.status.in_(OPEN_STATUSES))
+    return list(db.session.scalars(query.order_by(Lead.id)))
+
+
+def stale_cutoffs(workspace_id: int, now: datetime) -> dict[int, datetime]:
+    """Per rule with an SLA: leads assigned before this moment are overdue."""
+    rules = db.session.execute(
+        sa.select(RotationRule.id, RotationRule.sla_hours).where(
+            RotationRule.workspace_id == workspace_id, RotationRule.sla_hours.is_not(None)
+        )
+    ).all()
+    return {rule_id: now - timedelta(hours=hours) for rule_id, hours in rules}
