@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import string
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import phonenumbers
 import pytest
+from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -697,3 +699,57 @@ def test_normalize_email_never_raises(value: str) -> None:
 def test_na_is_a_surname_not_a_blank():
     # "Na" is a common Korean surname; only the spelled-out "N/A" means missing.
     assert normalize_name("Na") == "Na"
+
+
+# --------------------------------------------------------------------------
+# The plain-address fast path agrees with email-validator
+# --------------------------------------------------------------------------
+
+
+def _validator_verdict(address: str) -> str | None:
+    """email-validator's own normalized form with the options the app uses, or None."""
+    try:
+        return validate_email(
+            address, check_deliverability=False, allow_smtputf8=True, allow_display_name=True
+        ).normalized
+    except EmailNotValidError:
+        return None
+
+
+_ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-"
+_LOCAL_PARTS = st.text(alphabet=_ATEXT + ".\"é (),:;<>[\\]", min_size=0, max_size=70)
+_LABELS = st.one_of(
+    st.text(alphabet=string.ascii_letters + string.digits + "-", min_size=0, max_size=64),
+    st.sampled_from(["com", "COM", "io", "test", "local", "localhost", "invalid", "onion",
+                     "arpa", "123", "xn--bcher-kva", "xn--zz", "bücher", "example"]),
+)  # fmt: skip
+_DOMAINS = st.lists(_LABELS, min_size=1, max_size=4).map(".".join)
+_ADDRESSES = st.one_of(
+    st.builds(lambda local, domain: f"{local}@{domain}", _LOCAL_PARTS, _DOMAINS),
+    st.emails(),
+    st.text(alphabet=_ATEXT + ".@", max_size=40),
+)
+
+
+@settings(max_examples=2000, deadline=None, database=None)
+@given(_ADDRESSES)
+def test_plain_addresses_normalize_as_email_validator_does(address: str) -> None:
+    result = normalize_email(address)
+    if result is None or address != address.strip() or address.startswith(("<", "mailto:")):
+        return  # blank markers, stripping and unwrapping are ours, tested above
+    assert result.normalized == _validator_verdict(address)
+
+
+def _vector_addresses() -> list[object]:
+    rows = _read_vectors("email-validator-syntax-cases.csv")
+    addresses = [row["email_input"] for row in rows]
+    addresses += [row["address"] for row in _read_vectors("isemail-tests.csv")]
+    return [address for address in addresses if address == address.strip() and address]
+
+
+@pytest.mark.parametrize("address", _vector_params(_vector_addresses))
+def test_vector_addresses_normalize_as_email_validator_does(address: str) -> None:
+    result = normalize_email(address)
+    if result is None or address.startswith(("<", "mailto:")):
+        return
+    assert result.normalized == _validator_verdict(address)
