@@ -307,19 +307,34 @@ def _is_valid(parsed: PhoneNumber | str) -> TypeGuard[PhoneNumber]:
     return _valid_region(parsed) is not None
 
 
-def _valid_region(parsed: PhoneNumber | str) -> str | None:
-    """The region a valid number belongs to (the "001" for non-geographic), else None.
+def _valid_region(parsed: PhoneNumber | str) -> tuple[str, int] | None:
+    """The region a valid number belongs to (the "001" for non-geographic) and its type.
 
-    Finding the region is the costly step for +1 numbers (25 regions share it),
-    so it is done once here and handed on, not repeated by is_valid_number,
-    region_code_for_number and number_type in turn.
+    What region_code_for_number, is_valid_number_for_region and number_type
+    work out in turn, done in one pass: each of them matches the number against
+    the region's patterns again, and that matching is most of a number's cost.
     """
     if not isinstance(parsed, PhoneNumber):
         return None
-    region = phonenumbers.region_code_for_number(parsed)
-    if region is None or not phonenumbers.is_valid_number_for_region(parsed, region):
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(parsed.country_code)
+    if regions is None:
         return None
-    return region
+    national = phonenumbers.national_significant_number(parsed)
+    for region in regions:
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(parsed.country_code, region)
+        if metadata is None:
+            continue
+        shared = len(regions) > 1  # the +1 and +7 kind: the region must be found first
+        if shared and metadata.leading_digits is not None:
+            if not re.match(metadata.leading_digits, national):
+                continue
+            number_type = phonenumberutil._number_type_helper(national, metadata)
+        else:
+            number_type = phonenumberutil._number_type_helper(national, metadata)
+            if shared and number_type == PhoneNumberType.UNKNOWN:
+                continue
+        return None if number_type == PhoneNumberType.UNKNOWN else (region, number_type)
+    return None
 
 
 def _prefer_reparse(parsed: PhoneNumber | str, reparsed: PhoneNumber | str) -> bool:
@@ -360,9 +375,8 @@ def _time_zones(number: PhoneNumber, e164: str, number_type: int) -> tuple[str, 
     return tuple(zone for zone in zones if zone != _UNKNOWN_ZONE)
 
 
-def _valid_phone(raw: str, number: PhoneNumber, region: str) -> NormalizedPhone:
+def _valid_phone(raw: str, number: PhoneNumber, region: str, number_type: int) -> NormalizedPhone:
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-    number_type = _number_type(number, region)
     return NormalizedPhone(
         raw=raw,
         e164=e164,
@@ -372,16 +386,6 @@ def _valid_phone(raw: str, number: PhoneNumber, region: str) -> NormalizedPhone:
         time_zones=_time_zones(number, e164, number_type),
         error=None,
     )
-
-
-def _number_type(number: PhoneNumber, region: str) -> int:
-    # phonenumbers.number_type() would search the region again; its helper takes
-    # the metadata of the region we already know.
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, region)
-    if metadata is None:
-        return PhoneNumberType.UNKNOWN
-    national = phonenumbers.national_significant_number(number)
-    return phonenumberutil._number_type_helper(national, metadata)
 
 
 def _invalid_phone(raw: str, error: str) -> NormalizedPhone:
@@ -418,16 +422,16 @@ def normalize_phone(value: str | None, default_region: str | None = "US") -> Nor
         # The "+" reading first: the national one of such a number is never valid
         # there, and parsing it costs as much as the number that is.
         reparsed = _reparse_without_idd(raw)
-        if reparsed is not None and (reparsed_region := _valid_region(reparsed)) is not None:
-            return _valid_phone(raw, reparsed, reparsed_region)
+        if reparsed is not None and (valid := _valid_region(reparsed)) is not None:
+            return _valid_phone(raw, reparsed, *valid)
     parsed = _parse(raw, region)
-    number_region = _valid_region(parsed)
-    if number_region is None:
+    valid = _valid_region(parsed)
+    if valid is None:
         reparsed = _reparse_without_idd(raw)
         if reparsed is not None and _prefer_reparse(parsed, reparsed):
-            parsed, number_region = reparsed, _valid_region(reparsed)
-    if number_region is not None:
-        return _valid_phone(raw, parsed, number_region)
+            parsed, valid = reparsed, _valid_region(reparsed)
+    if valid is not None:
+        return _valid_phone(raw, parsed, *valid)
     error = parsed if isinstance(parsed, str) else _invalid_reason(parsed)
     return _invalid_phone(raw, error)
 

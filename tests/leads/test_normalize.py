@@ -650,6 +650,31 @@ def test_normalize_phone_never_raises(value: str, region: str | None) -> None:
     assert result.e164 is None or result.e164.startswith("+")
 
 
+@st.composite
+def example_variants(draw: st.DrawFn) -> str:
+    """An example number in E.164 with other last digits: valid or not, by the metadata."""
+    e164 = draw(st.sampled_from(EXAMPLE_NUMBERS))
+    return e164[:-2] + draw(st.text(alphabet="0123456789", min_size=2, max_size=2))
+
+
+@settings(max_examples=3000, deadline=None, database=None)
+@given(example_variants())
+def test_phone_metadata_is_what_the_library_says(e164: str) -> None:
+    """The one-pass validity, region, type and time-zone look-up agrees with phonenumbers."""
+    number = phonenumbers.parse(e164)
+    result = normalize_phone(e164, None)
+    assert result is not None
+    assert result.diallable == phonenumbers.is_valid_number(number)
+    if not result.diallable:
+        return
+    library_region = phonenumbers.region_code_for_number(number)
+    assert result.region == (None if library_region == "001" else library_region)
+    library_type = phonenumbers.number_type(number)
+    assert result.number_type == phonenumbers.PhoneNumberType.to_string(library_type).lower()
+    zones = phonenumbers.timezone.time_zones_for_number(number)
+    assert result.time_zones == tuple(zone for zone in zones if zone != "Etc/Unknown")
+
+
 @QUICK
 @given(plausible_phones(), REGIONS)
 def test_valid_phone_renormalizes_to_itself(value: str, region: str | None) -> None:
