@@ -23,7 +23,7 @@ from app.models import utcnow
 from app.queue import enqueue
 from leads.import_chunks import ChunkResult, RowError, RunSettings, normalize_chunk
 from leads.import_undo import undo_import
-from leads.import_workers import NormalizedChunks
+from leads.import_workers import NormalizedChunks, rare_collections
 from leads.import_writer import ImportSuperseded, record_errors, write_chunk
 from leads.models import ImportRun, ImportStatus, Lead
 from leads.signals import import_finished
@@ -71,7 +71,7 @@ def run_import(run_id: int) -> ImportRun:
     db.session.commit()  # reading and normalizing hold no transaction, so no lock
     chunks = _chunks(islice(records, cursor, MAX_ROWS), CHUNK_ROWS)
     try:
-        with NormalizedChunks(settings, chunks) as normalized:
+        with rare_collections(), NormalizedChunks(settings, chunks) as normalized:
             for consumed, result in normalized:
                 if _cancel_requested(run_id):
                     raise ImportCancelled
