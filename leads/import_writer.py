@@ -17,7 +17,7 @@ from app.database import insert_ignoring_duplicates, values_table
 from app.extensions import db
 from app.models import utcnow
 from leads.import_chunks import ChunkResult, RowError, RunSettings
-from leads.import_rows import IMPORTED_COLUMNS, Candidate, merge_into
+from leads.import_rows import IMPORTED_COLUMNS, KEY_COLUMNS, Candidate, merge_into
 from leads.models import (
     Activity,
     ActivityType,
@@ -31,8 +31,6 @@ from leads.models import (
     LeadStatus,
     SuppressionPolicy,
 )
-
-KEY_COLUMNS = ("phone_e164", "email_key", "external_id")
 
 
 class ImportSuperseded(Exception):
@@ -71,7 +69,8 @@ def _merge_within_chunk(
     by_key: dict[tuple[str, str], Candidate] = {}
     kept: list[Candidate] = []
     for candidate in candidates:
-        earlier = next((by_key[k] for k in candidate.keys if k in by_key), None)
+        keys = candidate.keys
+        earlier = next((by_key[k] for k in keys if k in by_key), None)
         if earlier is None:
             kept.append(candidate)
         else:
@@ -80,7 +79,7 @@ def _merge_within_chunk(
             merge_into(earlier.columns, candidate.columns, settings.duplicate_policy)
             result.skipped += 1
         target = earlier or candidate
-        for key in candidate.keys:
+        for key in keys:
             by_key.setdefault(key, target)
     return kept
 

@@ -226,6 +226,10 @@ _TIME_ZONE_LONGEST_PREFIX = phone_timezone.TIMEZONE_LONGEST_PREFIX
 # Regions that share +1: their own international prefix is 011, so a number they
 # write with 00/011/001 in front can only be meant internationally.
 _NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+# A North American number in one of the usual spellings ("(212) 555-0199",
+# "212.555.0199", "+1 212 555 0199", "1-212-555-0199"), nothing else: read
+# without phonenumbers.parse, whose general extraction costs more than the rest.
+_PLAIN_NANP = re.compile(r"(\+)?(?:1[ .\-]?)?\(?([2-9]\d\d)\)?[ .\-]?(\d{3})[ .\-]?(\d{4})")
 _NON_GEOGRAPHIC_REGION = "001"
 
 _MISSING_COUNTRY_CODE = "Missing country code; write it as + and the country code."
@@ -301,6 +305,23 @@ def _reparse_without_idd(text: str) -> PhoneNumber | str | None:
     if not count:
         return None
     return _parse(rewritten, None)
+
+
+def _plain_nanp(text: str, region: str | None) -> PhoneNumber | None:
+    """The number a plain North American spelling stands for, as parse would read it.
+
+    A "+" must be followed by the 1; without one, the default region must share
+    +1, as only then does parse read a leading 1 as the trunk prefix.
+    """
+    match = _PLAIN_NANP.fullmatch(text)
+    if match is None:
+        return None
+    plus, area, exchange, line = match.groups()
+    if plus and not text.startswith("+1"):
+        return None
+    if not plus and region not in _NANP_REGIONS:
+        return None
+    return PhoneNumber(country_code=1, national_number=int(area + exchange + line))
 
 
 def _is_valid(parsed: PhoneNumber | str) -> TypeGuard[PhoneNumber]:
@@ -418,6 +439,9 @@ def normalize_phone(value: str | None, default_region: str | None = "US") -> Nor
     if raw is None:
         return None
     region = region_code(default_region)
+    plain = _plain_nanp(raw, region)
+    if plain is not None and (valid := _valid_region(plain)) is not None:
+        return _valid_phone(raw, plain, *valid)
     if region in _NANP_REGIONS:
         # The "+" reading first: the national one of such a number is never valid
         # there, and parsing it costs as much as the number that is.

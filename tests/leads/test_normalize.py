@@ -657,7 +657,7 @@ def example_variants(draw: st.DrawFn) -> str:
     return e164[:-2] + draw(st.text(alphabet="0123456789", min_size=2, max_size=2))
 
 
-@settings(max_examples=3000, deadline=None, database=None)
+@settings(max_examples=1000, deadline=None, database=None)
 @given(example_variants())
 def test_phone_metadata_is_what_the_library_says(e164: str) -> None:
     """The one-pass validity, region, type and time-zone look-up agrees with phonenumbers."""
@@ -673,6 +673,41 @@ def test_phone_metadata_is_what_the_library_says(e164: str) -> None:
     assert result.number_type == phonenumbers.PhoneNumberType.to_string(library_type).lower()
     zones = phonenumbers.timezone.time_zones_for_number(number)
     assert result.time_zones == tuple(zone for zone in zones if zone != "Etc/Unknown")
+
+
+NANP_STYLES = (
+    "{a}-{e}-{l}", "({a}) {e}-{l}", "({a}){e}-{l}", "{a}.{e}.{l}", "{a}{e}{l}", "1 {a} {e} {l}",
+    "1-{a}-{e}-{l}", "1({a}){e}-{l}", "+1 {a} {e} {l}", "+1{a}{e}{l}", "+1-{a}-{e}-{l}",
+    "+{a}{e}{l}", "1{a}{e}{l}", "{a} {e} {l}", "{a}-{e}{l}", "({a}) {e}-{l} x12",
+)  # fmt: skip
+
+
+@st.composite
+def nanp_spellings(draw: st.DrawFn) -> str:
+    """North American numbers in the usual spellings; in-service area codes and any others."""
+    area = draw(st.one_of(st.sampled_from(["212", "415", "416", "604", "876", "787", "800", "900"]),
+                          st.text(alphabet="0123456789", min_size=3, max_size=3)))  # fmt: skip
+    exchange = draw(st.text(alphabet="0123456789", min_size=3, max_size=3))
+    line = draw(st.text(alphabet="0123456789", min_size=4, max_size=4))
+    return draw(st.sampled_from(NANP_STYLES)).format(a=area, e=exchange, l=line)
+
+
+@settings(max_examples=1000, deadline=None, database=None)
+@given(nanp_spellings(), st.sampled_from(["US", "CA", "JM", "GB", "DE", None]))
+def test_north_american_spellings_read_as_the_library_reads_them(text: str, region: str | None):
+    """The shortcut for plain North American numbers gives what phonenumbers.parse gives."""
+    result = normalize_phone(text, region)
+    assert result is not None
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_valid_number(number):
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        assert result.e164 == e164
+        assert result.extension == (number.extension or None)
+    elif not text.lstrip("(+").startswith("0"):  # 00/011 are read as international prefixes
+        assert not result.diallable
 
 
 @QUICK
@@ -756,7 +791,7 @@ _ADDRESSES = st.one_of(
 )
 
 
-@settings(max_examples=2000, deadline=None, database=None)
+@settings(max_examples=1000, deadline=None, database=None)
 @given(_ADDRESSES)
 def test_plain_addresses_normalize_as_email_validator_does(address: str) -> None:
     result = normalize_email(address)
