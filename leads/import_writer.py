@@ -8,12 +8,16 @@ lead as at the first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
-from app.database import insert_ignoring_duplicates, values_table
+from app.database import values_table
 from app.extensions import db
 from app.models import utcnow
 from leads.import_chunks import ChunkResult, RowError, RunSettings
@@ -135,36 +139,94 @@ def _insert_new(
     """
     if not candidates:
         return []
-    rows = [
-        {**c.columns, "workspace_id": settings.workspace_id, "status": LeadStatus.NEW.value,
-         "pending_import_id": settings.run_id, "created_at": stamp, "updated_at": stamp}
-        for c in candidates
-    ]  # fmt: skip
-    table = Lead.__table__
-    insert = insert_ignoring_duplicates(table).returning(
-        table.c.id, *(table.c[name] for name in KEY_COLUMNS)
-    )
-    inserted = db.session.connection().execute(insert, rows).all()
+    inserted = _insert_leads(settings, candidates, stamp)
     ids_by_key = {
         (name, value): lead_id
         for lead_id, *keys in inserted
         for name, value in zip(KEY_COLUMNS, keys, strict=True)
         if value
     }
-    # Keyless rows never conflict, so all of them are in `inserted`.
-    created_ids = [lead_id for lead_id, *keys in inserted if not any(keys)]
-    refused = []
-    for candidate in candidates:
-        if keys := candidate.keys:
-            lead_id = next((ids_by_key[k] for k in keys if k in ids_by_key), None)
-            if lead_id is None:
-                refused.append(candidate)
-            else:
-                created_ids.append(lead_id)
+    # Keyless candidates never conflict; a keyed one not among the added rows was
+    # refused: an earlier import, or a concurrent one, has that person.
+    created_ids = [lead_id for lead_id, *_ in inserted]
+    refused = [
+        candidate
+        for candidate in candidates
+        if (keys := candidate.keys) and not any(key in ids_by_key for key in keys)
+    ]
     result.created += len(created_ids)
     _record_created(settings, created_ids, stamp)
     _record_activities(settings, created_ids, ActivityType.IMPORTED, stamp)
     return refused
+
+
+def _insert_leads(
+    settings: RunSettings, candidates: list[Candidate], stamp: datetime
+) -> list[sa.Row]:
+    """INSERT … ON CONFLICT DO NOTHING through the driver's executemany; the rows it added.
+
+    SQLAlchemy's per-row parameter handling cost as much as the database's own
+    work here, so the rows go to the driver as they are, each value converted
+    by its column type's own bind processor. Ids the insert takes are above the
+    highest one before it (SQLite holds the write lock; PostgreSQL's sequence
+    only grows), so the added rows are found by id without RETURNING, which
+    executemany cannot do on SQLite.
+    """
+    connection = db.session.connection()
+    insert = _lead_insert(connection.dialect)
+    highest = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Lead.id), 0)))
+    fixed = (settings.workspace_id, LeadStatus.NEW.value, settings.run_id, stamp, stamp)
+    connection.exec_driver_sql(
+        insert.sql,
+        [insert.parameters((*map(c.columns.__getitem__, IMPORTED_COLUMNS), *fixed))
+         for c in candidates],
+    )  # fmt: skip
+    return db.session.execute(
+        sa.select(Lead.id, *(getattr(Lead, name) for name in KEY_COLUMNS))
+        .where(Lead.id > highest, Lead.pending_import_id == settings.run_id,
+               Lead.created_at == stamp)
+        .order_by(Lead.id)
+    ).all()  # fmt: skip
+
+
+# What a new lead gets from an import, in the order _insert_leads passes the values.
+NEW_LEAD_COLUMNS = (
+    *IMPORTED_COLUMNS, "workspace_id", "status", "pending_import_id", "created_at", "updated_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _DriverInsert:
+    sql: str
+    names: tuple[str, ...]  # the parameters in the order the statement takes them
+    positional: bool
+    order: tuple[int, ...]  # for each parameter, its place in NEW_LEAD_COLUMNS
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def parameters(self, values: tuple[Any, ...]) -> tuple[Any, ...] | dict[str, Any]:
+        ordered = [values[index] for index in self.order]
+        for position, process in self.processors:
+            ordered[position] = process(ordered[position])
+        return tuple(ordered) if self.positional else dict(zip(self.names, ordered, strict=True))
+
+
+@cache
+def _lead_insert(dialect: sa.Dialect) -> _DriverInsert:
+    table = Lead.__table__
+    statement = (
+        postgresql.insert(table) if dialect.name == "postgresql" else sqlite.insert(table)
+    ).on_conflict_do_nothing()
+    compiled = statement.values({name: sa.bindparam(name) for name in NEW_LEAD_COLUMNS}).compile(
+        dialect=dialect, for_executemany=True
+    )
+    names = tuple(compiled.positiontup if compiled.positional else compiled.binds)
+    processors = tuple(
+        (position, process)
+        for position, name in enumerate(names)
+        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+    )
+    order = tuple(NEW_LEAD_COLUMNS.index(name) for name in names)
+    return _DriverInsert(compiled.string, names, compiled.positional, order, processors)
 
 
 def _existing_keys(
