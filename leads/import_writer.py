@@ -8,6 +8,7 @@ lead as at the first.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -176,11 +177,7 @@ def _insert_leads(
     insert = _lead_insert(connection.dialect)
     highest = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Lead.id), 0)))
     fixed = (settings.workspace_id, LeadStatus.NEW.value, settings.run_id, stamp, stamp)
-    connection.exec_driver_sql(
-        insert.sql,
-        [insert.parameters((*map(c.columns.__getitem__, IMPORTED_COLUMNS), *fixed))
-         for c in candidates],
-    )  # fmt: skip
+    connection.exec_driver_sql(insert.sql, insert.rows([c.columns for c in candidates], fixed))
     return db.session.execute(
         sa.select(Lead.id, *(getattr(Lead, name) for name in KEY_COLUMNS))
         .where(Lead.id > highest, Lead.pending_import_id == settings.run_id,
@@ -200,14 +197,28 @@ class _DriverInsert:
     sql: str
     names: tuple[str, ...]  # the parameters in the order the statement takes them
     positional: bool
-    order: tuple[int, ...]  # for each parameter, its place in NEW_LEAD_COLUMNS
-    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]  # each column type's converter
 
-    def parameters(self, values: tuple[Any, ...]) -> tuple[Any, ...] | dict[str, Any]:
-        ordered = [values[index] for index in self.order]
-        for position, process in self.processors:
-            ordered[position] = process(ordered[position])
-        return tuple(ordered) if self.positional else dict(zip(self.names, ordered, strict=True))
+    def rows(
+        self, columns: list[dict[str, Any]], fixed: tuple[Any, ...]
+    ) -> list[tuple[Any, ...]] | list[dict[str, Any]]:
+        """Driver parameters for new leads: each one's IMPORTED_COLUMNS, then ``fixed``."""
+        converted = dict(zip(NEW_LEAD_COLUMNS[len(IMPORTED_COLUMNS) :], fixed, strict=True))
+        getters = []
+        for name, process in zip(self.names, self.processors, strict=True):
+            if name in converted:
+                value = process(converted[name]) if process else converted[name]
+                getters.append(lambda _row, value=value: value)
+            else:
+                getters.append(_converted(name, process))
+        rows = [tuple([get(row) for get in getters]) for row in columns]
+        return rows if self.positional else [dict(zip(self.names, r, strict=True)) for r in rows]
+
+
+def _converted(name: str, process: Callable[[Any], Any] | None) -> Callable[[dict], Any]:
+    if process is None:
+        return operator.itemgetter(name)
+    return lambda row: process(row[name])
 
 
 @cache
@@ -221,12 +232,9 @@ def _lead_insert(dialect: sa.Dialect) -> _DriverInsert:
     )
     names = tuple(compiled.positiontup if compiled.positional else compiled.binds)
     processors = tuple(
-        (position, process)
-        for position, name in enumerate(names)
-        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
     )
-    order = tuple(NEW_LEAD_COLUMNS.index(name) for name in names)
-    return _DriverInsert(compiled.string, names, compiled.positional, order, processors)
+    return _DriverInsert(compiled.string, names, compiled.positional, processors)
 
 
 def _existing_keys(
