@@ -227,9 +227,12 @@ _TIME_ZONE_LONGEST_PREFIX = phone_timezone.TIMEZONE_LONGEST_PREFIX
 # write with 00/011/001 in front can only be meant internationally.
 _NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
 # A North American number in one of the usual spellings ("(212) 555-0199",
-# "212.555.0199", "+1 212 555 0199", "1-212-555-0199"), nothing else: read
+# "212.555.0199", "+1 212 555 0199", "1-212-555-0199", "… x204"), nothing else: read
 # without phonenumbers.parse, whose general extraction costs more than the rest.
-_PLAIN_NANP = re.compile(r"(\+)?(?:1[ .\-]?)?\(?([2-9]\d\d)\)?[ .\-]?(\d{3})[ .\-]?(\d{4})")
+_PLAIN_NANP = re.compile(
+    r"(\+)?(?:1[ .\-]?)?\(?([2-9]\d\d)\)?[ .\-]?(\d{3})[ .\-]?(\d{4})"
+    r"(?: ?(?:x|ext\.?) ?(\d{1,6}))?"
+)
 _NON_GEOGRAPHIC_REGION = "001"
 
 _MISSING_COUNTRY_CODE = "Missing country code; write it as + and the country code."
@@ -316,12 +319,14 @@ def _plain_nanp(text: str, region: str | None) -> PhoneNumber | None:
     match = _PLAIN_NANP.fullmatch(text)
     if match is None:
         return None
-    plus, area, exchange, line = match.groups()
+    plus, area, exchange, line, extension = match.groups()
     if plus and not text.startswith("+1"):
         return None
     if not plus and region not in _NANP_REGIONS:
         return None
-    return PhoneNumber(country_code=1, national_number=int(area + exchange + line))
+    return PhoneNumber(
+        country_code=1, national_number=int(area + exchange + line), extension=extension
+    )
 
 
 def _is_valid(parsed: PhoneNumber | str) -> TypeGuard[PhoneNumber]:

@@ -678,7 +678,9 @@ def test_phone_metadata_is_what_the_library_says(e164: str) -> None:
 NANP_STYLES = (
     "{a}-{e}-{l}", "({a}) {e}-{l}", "({a}){e}-{l}", "{a}.{e}.{l}", "{a}{e}{l}", "1 {a} {e} {l}",
     "1-{a}-{e}-{l}", "1({a}){e}-{l}", "+1 {a} {e} {l}", "+1{a}{e}{l}", "+1-{a}-{e}-{l}",
-    "+{a}{e}{l}", "1{a}{e}{l}", "{a} {e} {l}", "{a}-{e}{l}", "({a}) {e}-{l} x12",
+    "+{a}{e}{l}", "1{a}{e}{l}", "{a} {e} {l}", "{a}-{e}{l}", "({a}) {e}-{l} x{x}",
+    "{a}-{e}-{l}x{x}", "{a}.{e}.{l} ext. {x}", "{a} {e} {l} x {x}", "{a}-{e}-{l} ext{x}",
+    "{a}-{e}-{l} Ext. {x}", "{a}-{e}-{l} #{x}",
 )  # fmt: skip
 
 
@@ -689,7 +691,8 @@ def nanp_spellings(draw: st.DrawFn) -> str:
                           st.text(alphabet="0123456789", min_size=3, max_size=3)))  # fmt: skip
     exchange = draw(st.text(alphabet="0123456789", min_size=3, max_size=3))
     line = draw(st.text(alphabet="0123456789", min_size=4, max_size=4))
-    return draw(st.sampled_from(NANP_STYLES)).format(a=area, e=exchange, l=line)
+    extension = draw(st.text(alphabet="0123456789", min_size=0, max_size=9))
+    return draw(st.sampled_from(NANP_STYLES)).format(a=area, e=exchange, l=line, x=extension)
 
 
 @settings(max_examples=1000, deadline=None, database=None)
