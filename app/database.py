@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Sequence
 from contextvars import ContextVar, Token
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
@@ -95,3 +98,17 @@ def insert_ignoring_duplicates(table: sa.Table) -> Insert:
     if db.session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def values_table(values: Sequence[Any], element_type: sa.types.TypeEngine) -> sa.TableValuedAlias:
+    """A one-column table (`.c.value`) of ``values``, sent as a single parameter.
+
+    `column IN (SELECT value FROM values_table(...))` or `INSERT … SELECT` over it
+    is one statement text whatever the number of values, so statement caches stay
+    small and no statement hits the database's limit on parameters. SQLite reads a
+    JSON array with json_each, PostgreSQL an array with unnest.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(element_type))
+        return sa.func.unnest(array).table_valued("value").render_derived()
+    return sa.func.json_each(sa.bindparam(None, json.dumps(list(values)))).table_valued("value")

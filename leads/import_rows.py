@@ -32,6 +32,8 @@ IMPORTED_COLUMNS = (
     "other_phones", "phone_raw", "phone_e164", "phone_extension", "phone_region", "phone_type",
     "phone_time_zones", "diallable", "email_raw", "email", "email_key", "email_valid", "list_id",
 )  # fmt: skip
+# The columns that identify a person: each is unique within a workspace.
+KEY_COLUMNS = ("phone_e164", "email_key", "external_id")
 _TIME_ZONES = frozenset(available_timezones())
 _DATE_FORMATS_MONTH_FIRST = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y", "%d.%m.%Y", "%Y/%m/%d")
 _DATE_FORMATS_DAY_FIRST = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d")
@@ -47,12 +49,10 @@ class Candidate:
     columns: dict[str, Any]
 
     @property
-    def keys(self) -> tuple[tuple[str, str], ...]:
-        return tuple(
-            (name, self.columns[name])
-            for name in ("phone_e164", "email_key", "external_id")
-            if self.columns.get(name)
-        )
+    def keys(self) -> list[tuple[str, str]]:
+        """(column, value) of each unique key it has; read anew, since merging may add one."""
+        columns = self.columns
+        return [(name, value) for name in KEY_COLUMNS if (value := columns.get(name))]
 
 
 @dataclass(frozen=True)

@@ -221,6 +221,18 @@ _NUMBER_TYPE_NAMES: dict[int, str] = {
 _IDD_PREFIX = re.compile(r"^(?:tel:)?[\s(]*(?:00|011)(?=[\s.\-/()]*[1-9])", re.IGNORECASE)
 
 _UNKNOWN_ZONE = "Etc/Unknown"
+_TIME_ZONE_DATA = phone_timezone.TIMEZONE_DATA
+_TIME_ZONE_LONGEST_PREFIX = phone_timezone.TIMEZONE_LONGEST_PREFIX
+# Regions that share +1: their own international prefix is 011, so a number they
+# write with 00/011/001 in front can only be meant internationally.
+_NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+# A North American number in one of the usual spellings ("(212) 555-0199",
+# "212.555.0199", "+1 212 555 0199", "1-212-555-0199", "… x204"), nothing else: read
+# without phonenumbers.parse, whose general extraction costs more than the rest.
+_PLAIN_NANP = re.compile(
+    r"(\+)?(?:1[ .\-]?)?\(?([2-9]\d\d)\)?[ .\-]?(\d{3})[ .\-]?(\d{4})"
+    r"(?: ?(?:x|ext\.?) ?(\d{1,6}))?"
+)
 _NON_GEOGRAPHIC_REGION = "001"
 
 _MISSING_COUNTRY_CODE = "Missing country code; write it as + and the country code."
@@ -298,23 +310,57 @@ def _reparse_without_idd(text: str) -> PhoneNumber | str | None:
     return _parse(rewritten, None)
 
 
+def _plain_nanp(text: str, region: str | None) -> PhoneNumber | None:
+    """The number a plain North American spelling stands for, as parse would read it.
+
+    A "+" must be followed by the 1; without one, the default region must share
+    +1, as only then does parse read a leading 1 as the trunk prefix.
+    """
+    match = _PLAIN_NANP.fullmatch(text)
+    if match is None:
+        return None
+    plus, area, exchange, line, extension = match.groups()
+    if plus and not text.startswith("+1"):
+        return None
+    if not plus and region not in _NANP_REGIONS:
+        return None
+    return PhoneNumber(
+        country_code=1, national_number=int(area + exchange + line), extension=extension
+    )
+
+
 def _is_valid(parsed: PhoneNumber | str) -> TypeGuard[PhoneNumber]:
     return _valid_region(parsed) is not None
 
 
-def _valid_region(parsed: PhoneNumber | str) -> str | None:
-    """The region a valid number belongs to (the "001" for non-geographic), else None.
+def _valid_region(parsed: PhoneNumber | str) -> tuple[str, int] | None:
+    """The region a valid number belongs to (the "001" for non-geographic) and its type.
 
-    Finding the region is the costly step for +1 numbers (25 regions share it),
-    so it is done once here and handed on, not repeated by is_valid_number,
-    region_code_for_number and number_type in turn.
+    What region_code_for_number, is_valid_number_for_region and number_type
+    work out in turn, done in one pass: each of them matches the number against
+    the region's patterns again, and that matching is most of a number's cost.
     """
     if not isinstance(parsed, PhoneNumber):
         return None
-    region = phonenumbers.region_code_for_number(parsed)
-    if region is None or not phonenumbers.is_valid_number_for_region(parsed, region):
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(parsed.country_code)
+    if regions is None:
         return None
-    return region
+    national = phonenumbers.national_significant_number(parsed)
+    for region in regions:
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(parsed.country_code, region)
+        if metadata is None:
+            continue
+        shared = len(regions) > 1  # the +1 and +7 kind: the region must be found first
+        if shared and metadata.leading_digits is not None:
+            if not re.match(metadata.leading_digits, national):
+                continue
+            number_type = phonenumberutil._number_type_helper(national, metadata)
+        else:
+            number_type = phonenumberutil._number_type_helper(national, metadata)
+            if shared and number_type == PhoneNumberType.UNKNOWN:
+                continue
+        return None if number_type == PhoneNumberType.UNKNOWN else (region, number_type)
+    return None
 
 
 def _prefer_reparse(parsed: PhoneNumber | str, reparsed: PhoneNumber | str) -> bool:
@@ -332,32 +378,40 @@ def _prefer_reparse(parsed: PhoneNumber | str, reparsed: PhoneNumber | str) -> b
     return isinstance(reparsed, PhoneNumber) and not first_possible
 
 
-def _time_zones(number: PhoneNumber) -> tuple[str, ...]:
-    """IANA zones for a valid number, with phonenumbers' "unknown" mapped to ()."""
-    zones = phone_timezone.time_zones_for_number(number)
+def _time_zones(number: PhoneNumber, e164: str, number_type: int) -> tuple[str, ...]:
+    """IANA zones for a valid number, with phonenumbers' "unknown" mapped to ().
+
+    What phone_timezone.time_zones_for_number does, given the type and E.164 form
+    already at hand: it would derive both again, which costs as much as the parse.
+    """
+    if number_type == PhoneNumberType.UNKNOWN:
+        return ()
+    if not phonenumberutil.is_number_type_geographical(number_type, number.country_code):
+        zones = phone_timezone._country_level_time_zones_for_number(number)
+    else:
+        digits = e164[1:]
+        zones = next(
+            (
+                _TIME_ZONE_DATA[digits[:length]]
+                for length in range(_TIME_ZONE_LONGEST_PREFIX, 0, -1)
+                if digits[:length] in _TIME_ZONE_DATA
+            ),
+            (),
+        )
     return tuple(zone for zone in zones if zone != _UNKNOWN_ZONE)
 
 
-def _valid_phone(raw: str, number: PhoneNumber, region: str) -> NormalizedPhone:
+def _valid_phone(raw: str, number: PhoneNumber, region: str, number_type: int) -> NormalizedPhone:
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     return NormalizedPhone(
         raw=raw,
-        e164=phonenumbers.format_number(number, PhoneNumberFormat.E164),
+        e164=e164,
         extension=number.extension or None,
         region=None if region in ("ZZ", _NON_GEOGRAPHIC_REGION) else region,
-        number_type=_NUMBER_TYPE_NAMES.get(_number_type(number, region)),
-        time_zones=_time_zones(number),
+        number_type=_NUMBER_TYPE_NAMES.get(number_type),
+        time_zones=_time_zones(number, e164, number_type),
         error=None,
     )
-
-
-def _number_type(number: PhoneNumber, region: str) -> int:
-    # phonenumbers.number_type() would search the region again; its helper takes
-    # the metadata of the region we already know.
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, region)
-    if metadata is None:
-        return PhoneNumberType.UNKNOWN
-    national = phonenumbers.national_significant_number(number)
-    return phonenumberutil._number_type_helper(national, metadata)
 
 
 def _invalid_phone(raw: str, error: str) -> NormalizedPhone:
@@ -389,14 +443,24 @@ def normalize_phone(value: str | None, default_region: str | None = "US") -> Nor
     raw = blank_to_none(value)
     if raw is None:
         return None
-    parsed = _parse(raw, region_code(default_region))
-    number_region = _valid_region(parsed)
-    if number_region is None:
+    region = region_code(default_region)
+    plain = _plain_nanp(raw, region)
+    if plain is not None and (valid := _valid_region(plain)) is not None:
+        return _valid_phone(raw, plain, *valid)
+    if region in _NANP_REGIONS:
+        # The "+" reading first: the national one of such a number is never valid
+        # there, and parsing it costs as much as the number that is.
+        reparsed = _reparse_without_idd(raw)
+        if reparsed is not None and (valid := _valid_region(reparsed)) is not None:
+            return _valid_phone(raw, reparsed, *valid)
+    parsed = _parse(raw, region)
+    valid = _valid_region(parsed)
+    if valid is None:
         reparsed = _reparse_without_idd(raw)
         if reparsed is not None and _prefer_reparse(parsed, reparsed):
-            parsed, number_region = reparsed, _valid_region(reparsed)
-    if number_region is not None:
-        return _valid_phone(raw, parsed, number_region)
+            parsed, valid = reparsed, _valid_region(reparsed)
+    if valid is not None:
+        return _valid_phone(raw, parsed, *valid)
     error = parsed if isinstance(parsed, str) else _invalid_reason(parsed)
     return _invalid_phone(raw, error)
 
@@ -431,6 +495,48 @@ def _unwrap_email(text: str) -> str:
     return text
 
 
+# The common case, checked without email-validator: a dot-atom of ASCII letters,
+# digits and RFC 5322 symbols, "@", and dot-separated ASCII labels. The domain is
+# still judged by email-validator (once per domain); anything else goes to it whole.
+_PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
+)
+_MAX_LOCAL_PART = 64
+_MAX_ADDRESS = 254
+
+
+def _validate_email(candidate: str) -> str:
+    """email-validator's normalized form of an address; raises EmailNotValidError."""
+    return validate_email(
+        candidate,
+        check_deliverability=False,
+        allow_smtputf8=True,
+        allow_display_name=True,
+    ).normalized
+
+
+@lru_cache(maxsize=4096)
+def _plain_domain(domain: str) -> str | None:
+    """The normalized form of an ASCII domain, or None when email-validator refuses it."""
+    try:
+        return _validate_email(f"a@{domain}").partition("@")[2]
+    except EmailNotValidError:
+        return None
+
+
+def _plain_email(candidate: str) -> str | None:
+    """The normalized form of a plain address, or None when the full check must decide."""
+    match = _PLAIN_EMAIL.fullmatch(candidate)
+    if match is None or len(candidate) > _MAX_ADDRESS:
+        return None
+    local_length = match.start(1) - 1
+    if local_length > _MAX_LOCAL_PART:
+        return None
+    domain = _plain_domain(match.group(1))
+    return None if domain is None else f"{candidate[:local_length]}@{domain}"
+
+
 def normalize_email(value: str | None) -> NormalizedEmail | None:
     """Validate and normalize an email address without any DNS lookups.
 
@@ -444,16 +550,12 @@ def normalize_email(value: str | None) -> NormalizedEmail | None:
     if raw is None:
         return None
     candidate = _unwrap_email(raw)
-    try:
-        result = validate_email(
-            candidate,
-            check_deliverability=False,
-            allow_smtputf8=True,
-            allow_display_name=True,
-        )
-    except EmailNotValidError as exc:
-        return NormalizedEmail(raw=raw, normalized=None, key=None, error=str(exc))
-    normalized = result.normalized
+    normalized = _plain_email(candidate)
+    if normalized is None:
+        try:
+            normalized = _validate_email(candidate)
+        except EmailNotValidError as exc:
+            return NormalizedEmail(raw=raw, normalized=None, key=None, error=str(exc))
     return NormalizedEmail(raw=raw, normalized=normalized, key=normalized.lower(), error=None)
 
 

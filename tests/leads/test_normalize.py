@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import string
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import phonenumbers
 import pytest
+from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -648,6 +650,69 @@ def test_normalize_phone_never_raises(value: str, region: str | None) -> None:
     assert result.e164 is None or result.e164.startswith("+")
 
 
+@st.composite
+def example_variants(draw: st.DrawFn) -> str:
+    """An example number in E.164 with other last digits: valid or not, by the metadata."""
+    e164 = draw(st.sampled_from(EXAMPLE_NUMBERS))
+    return e164[:-2] + draw(st.text(alphabet="0123456789", min_size=2, max_size=2))
+
+
+@settings(max_examples=1000, deadline=None, database=None)
+@given(example_variants())
+def test_phone_metadata_is_what_the_library_says(e164: str) -> None:
+    """The one-pass validity, region, type and time-zone look-up agrees with phonenumbers."""
+    number = phonenumbers.parse(e164)
+    result = normalize_phone(e164, None)
+    assert result is not None
+    assert result.diallable == phonenumbers.is_valid_number(number)
+    if not result.diallable:
+        return
+    library_region = phonenumbers.region_code_for_number(number)
+    assert result.region == (None if library_region == "001" else library_region)
+    library_type = phonenumbers.number_type(number)
+    assert result.number_type == phonenumbers.PhoneNumberType.to_string(library_type).lower()
+    zones = phonenumbers.timezone.time_zones_for_number(number)
+    assert result.time_zones == tuple(zone for zone in zones if zone != "Etc/Unknown")
+
+
+NANP_STYLES = (
+    "{a}-{e}-{l}", "({a}) {e}-{l}", "({a}){e}-{l}", "{a}.{e}.{l}", "{a}{e}{l}", "1 {a} {e} {l}",
+    "1-{a}-{e}-{l}", "1({a}){e}-{l}", "+1 {a} {e} {l}", "+1{a}{e}{l}", "+1-{a}-{e}-{l}",
+    "+{a}{e}{l}", "1{a}{e}{l}", "{a} {e} {l}", "{a}-{e}{l}", "({a}) {e}-{l} x{x}",
+    "{a}-{e}-{l}x{x}", "{a}.{e}.{l} ext. {x}", "{a} {e} {l} x {x}", "{a}-{e}-{l} ext{x}",
+    "{a}-{e}-{l} Ext. {x}", "{a}-{e}-{l} #{x}",
+)  # fmt: skip
+
+
+@st.composite
+def nanp_spellings(draw: st.DrawFn) -> str:
+    """North American numbers in the usual spellings; in-service area codes and any others."""
+    area = draw(st.one_of(st.sampled_from(["212", "415", "416", "604", "876", "787", "800", "900"]),
+                          st.text(alphabet="0123456789", min_size=3, max_size=3)))  # fmt: skip
+    exchange = draw(st.text(alphabet="0123456789", min_size=3, max_size=3))
+    line = draw(st.text(alphabet="0123456789", min_size=4, max_size=4))
+    extension = draw(st.text(alphabet="0123456789", min_size=0, max_size=9))
+    return draw(st.sampled_from(NANP_STYLES)).format(a=area, e=exchange, l=line, x=extension)
+
+
+@settings(max_examples=1000, deadline=None, database=None)
+@given(nanp_spellings(), st.sampled_from(["US", "CA", "JM", "GB", "DE", None]))
+def test_north_american_spellings_read_as_the_library_reads_them(text: str, region: str | None):
+    """The shortcut for plain North American numbers gives what phonenumbers.parse gives."""
+    result = normalize_phone(text, region)
+    assert result is not None
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_valid_number(number):
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        assert result.e164 == e164
+        assert result.extension == (number.extension or None)
+    elif not text.lstrip("(+").startswith("0"):  # 00/011 are read as international prefixes
+        assert not result.diallable
+
+
 @QUICK
 @given(plausible_phones(), REGIONS)
 def test_valid_phone_renormalizes_to_itself(value: str, region: str | None) -> None:
@@ -697,3 +762,57 @@ def test_normalize_email_never_raises(value: str) -> None:
 def test_na_is_a_surname_not_a_blank():
     # "Na" is a common Korean surname; only the spelled-out "N/A" means missing.
     assert normalize_name("Na") == "Na"
+
+
+# --------------------------------------------------------------------------
+# The plain-address fast path agrees with email-validator
+# --------------------------------------------------------------------------
+
+
+def _validator_verdict(address: str) -> str | None:
+    """email-validator's own normalized form with the options the app uses, or None."""
+    try:
+        return validate_email(
+            address, check_deliverability=False, allow_smtputf8=True, allow_display_name=True
+        ).normalized
+    except EmailNotValidError:
+        return None
+
+
+_ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-"
+_LOCAL_PARTS = st.text(alphabet=_ATEXT + ".\"é (),:;<>[\\]", min_size=0, max_size=70)
+_LABELS = st.one_of(
+    st.text(alphabet=string.ascii_letters + string.digits + "-", min_size=0, max_size=64),
+    st.sampled_from(["com", "COM", "io", "test", "local", "localhost", "invalid", "onion",
+                     "arpa", "123", "xn--bcher-kva", "xn--zz", "bücher", "example"]),
+)  # fmt: skip
+_DOMAINS = st.lists(_LABELS, min_size=1, max_size=4).map(".".join)
+_ADDRESSES = st.one_of(
+    st.builds(lambda local, domain: f"{local}@{domain}", _LOCAL_PARTS, _DOMAINS),
+    st.emails(),
+    st.text(alphabet=_ATEXT + ".@", max_size=40),
+)
+
+
+@settings(max_examples=1000, deadline=None, database=None)
+@given(_ADDRESSES)
+def test_plain_addresses_normalize_as_email_validator_does(address: str) -> None:
+    result = normalize_email(address)
+    if result is None or address != address.strip() or address.startswith(("<", "mailto:")):
+        return  # blank markers, stripping and unwrapping are ours, tested above
+    assert result.normalized == _validator_verdict(address)
+
+
+def _vector_addresses() -> list[object]:
+    rows = _read_vectors("email-validator-syntax-cases.csv")
+    addresses = [row["email_input"] for row in rows]
+    addresses += [row["address"] for row in _read_vectors("isemail-tests.csv")]
+    return [address for address in addresses if address == address.strip() and address]
+
+
+@pytest.mark.parametrize("address", _vector_params(_vector_addresses))
+def test_vector_addresses_normalize_as_email_validator_does(address: str) -> None:
+    result = normalize_email(address)
+    if result is None or address.startswith(("<", "mailto:")):
+        return
+    assert result.normalized == _validator_verdict(address)
