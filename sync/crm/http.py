@@ -1,0 +1,259 @@
+"""HTTP for CRM targets: one session per client, a timeout on every call, a rate limit
+shared by every process through Redis, and retries that back off and honour Retry-After.
+
+Errors come out as three kinds the targets understand: `AuthFailed` (the token is
+wrong: nothing will work until an admin fixes it), `Rejected` (this request's data
+was refused: retrying cannot help) and `Transient` (down, slow or throttling: try
+again after `retry_after` seconds).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from redis import Redis
+
+# Seconds; overridable per target in its settings.
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_ATTEMPTS = 4
+DEFAULT_BACKOFF_BASE = 1.0
+DEFAULT_BACKOFF_CAP = 30.0
+DEFAULT_MAX_WAIT = 60.0
+# Pace at this share of the vendor's limit: the rest absorbs clock and network jitter,
+# so a sliding-window limit on the vendor's side is never crossed.
+PACING_SHARE = 0.95
+
+
+class VendorError(Exception):
+    def __init__(self, message: str, status: int | None = None, body: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.body = body
+
+
+class AuthFailed(VendorError):
+    """401/403: the credentials are wrong or lack a permission."""
+
+
+class Rejected(VendorError):
+    """400/404/422 and other 4xx: the vendor refused this request's data."""
+
+
+class Transient(VendorError):
+    """5xx, 429, timeouts, unreadable replies: worth trying again later."""
+
+    def __init__(self, message: str, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+    headers: requests.structures.CaseInsensitiveDict
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Capped exponential backoff with jitter; Retry-After is a floor, never shortened."""
+
+    base: float = DEFAULT_BACKOFF_BASE
+    cap: float = DEFAULT_BACKOFF_CAP
+
+    def delay(self, attempt: int, at_least: float | None = None) -> float:
+        ceiling = min(self.cap, self.base * 2 ** (attempt - 1))
+        # "Equal jitter": never less than half the step, so retries cannot bunch at zero.
+        return max(at_least or 0.0, random.uniform(ceiling / 2, ceiling))
+
+
+# A token bucket that lends ahead: a caller takes a token even when none is left and
+# is told how long to wait for it, so waiters queue in order without polling. Redis's
+# clock is the one clock for every process. `blocked` holds back every caller after a
+# 429 until the vendor's Retry-After has passed.
+_ACQUIRE = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local rate, capacity = tonumber(ARGV[1]), tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens, ts = tonumber(state[1]) or capacity, tonumber(state[2]) or now
+if ts > now then
+  tokens = tokens - 1
+else
+  tokens = math.min(capacity, tokens + (now - ts) * rate) - 1
+  ts = now
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity / rate + 60) * 1000))
+local wait = ts - now
+if tokens < 0 then wait = wait - tokens / rate end
+return tostring(wait)
+"""
+
+_BLOCK = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local until_ts = now + tonumber(ARGV[1])
+local ts = tonumber(redis.call('HGET', KEYS[1], 'ts')) or 0
+if until_ts > ts then
+  redis.call('HSET', KEYS[1], 'tokens', '1', 'ts', tostring(until_ts))
+  redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(ARGV[1]) + 60) * 1000))
+end
+return 1
+"""
+
+
+class RateLimiter:
+    """At most ``limit`` requests per ``window`` seconds for one key, across processes."""
+
+    def __init__(self, redis: Redis, key: str, limit: int, window: float) -> None:
+        self.redis = redis
+        self.key = f"leadline:crm:bucket:{key}"
+        self.rate = limit * PACING_SHARE / window
+        # Any window then holds at most capacity + rate × window <= limit requests.
+        self.capacity = max(1, math.floor(limit - self.rate * window))
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._block = redis.register_script(_BLOCK)
+
+    def acquire(self) -> float:
+        """Take a slot, sleeping until it is due; returns the seconds slept."""
+        wait = float(self._acquire(keys=[self.key], args=[self.rate, self.capacity]))
+        if wait > 0:
+            time.sleep(wait)
+        return max(wait, 0.0)
+
+    def block(self, seconds: float) -> None:
+        """Hold every process back for ``seconds`` (the vendor said so)."""
+        self._block(keys=[self.key], args=[max(seconds, 0.0)])
+
+
+def limiter_key(kind: str, credential: str) -> str:
+    """A bucket per vendor account: the vendor limits per token, so do we."""
+    return f"{kind}:{hashlib.sha256(credential.encode()).hexdigest()[:16]}"
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+@dataclass
+class RetryPolicy:
+    timeout: float = DEFAULT_TIMEOUT
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    backoff: Backoff = Backoff()
+    # A wait longer than this is not slept in the worker: the items go back to the
+    # ledger as "retry" with the delay instead.
+    max_wait: float = DEFAULT_MAX_WAIT
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> RetryPolicy:
+        return cls(
+            timeout=float(settings.get("timeout_seconds", DEFAULT_TIMEOUT)),
+            max_attempts=int(settings.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
+            backoff=Backoff(
+                float(settings.get("backoff_base", DEFAULT_BACKOFF_BASE)),
+                float(settings.get("backoff_cap", DEFAULT_BACKOFF_CAP)),
+            ),
+            max_wait=float(settings.get("max_wait_seconds", DEFAULT_MAX_WAIT)),
+        )
+
+
+class HttpClient:
+    """Calls one vendor's API; ``error_message`` reads the vendor's error body."""
+
+    def __init__(
+        self,
+        vendor: str,
+        base_url: str,
+        headers: dict[str, str],
+        limiter: RateLimiter | None,
+        policy: RetryPolicy,
+        error_message: Callable[[Any], str | None],
+    ) -> None:
+        self.vendor = vendor
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers.update(headers)
+        self.limiter = limiter
+        self.policy = policy
+        self.error_message = error_message
+        self.expects_json = True
+        self.requests_sent = 0
+        self.throttled = 0  # 429 answers seen
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Reply:
+        """Send with retries; a Reply for 2xx, else AuthFailed, Rejected or Transient."""
+        attempt = 0
+        while True:
+            attempt += 1
+            error = self._attempt(method, path, **kwargs)
+            if isinstance(error, Reply):
+                return error
+            delay = self.policy.backoff.delay(attempt, error.retry_after)
+            if attempt >= self.policy.max_attempts or delay > self.policy.max_wait:
+                error.retry_after = delay
+                raise error
+            time.sleep(delay)
+
+    def _attempt(self, method: str, path: str, **kwargs: Any) -> Reply | Transient:
+        if self.limiter:
+            self.limiter.acquire()
+        self.requests_sent += 1
+        try:
+            response = self.session.request(
+                method, self.base_url + path, timeout=self.policy.timeout, **kwargs
+            )
+        except requests.Timeout:
+            return Transient(f"{self.vendor} did not answer within {self.policy.timeout:g} s.")
+        except requests.RequestException as exc:
+            return Transient(f"Could not reach {self.vendor}: {type(exc).__name__}.")
+        return self._read(response)
+
+    def _read(self, response: requests.Response) -> Reply | Transient:
+        status = response.status_code
+        body = _json_or_none(response)
+        if status < 300:
+            if body is None and response.content and self.expects_json:
+                return Transient(f"{self.vendor} sent a reply that is not valid JSON.")
+            return Reply(status, body, response.headers)
+        message = self.error_message(body) or response.text[:300] or response.reason
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        if status == 429:
+            self.throttled += 1
+            if self.limiter:
+                self.limiter.block(retry_after or self.policy.backoff.base)
+            return Transient(f"{self.vendor} is rate limiting: {message}", retry_after)
+        if status >= 500 or status == 408:
+            return Transient(f"{self.vendor} answered {status}: {message}", retry_after)
+        if status in (401, 403):
+            raise AuthFailed(f"{self.vendor} refused the credentials: {message}", status, body)
+        raise Rejected(f"{self.vendor} rejected the request: {message}", status, body)
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
