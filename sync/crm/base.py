@@ -91,7 +91,7 @@ class Delivery:
 
     def pending(self) -> list[HandoffItem]:
         """Items neither failed nor finished: what a target-wide failure applies to."""
-        return [i for i in self.items if i.key not in self._failures | self._finished]
+        return [i for i in self.items if i.key not in self._failures.keys() | self._finished]
 
     def open(self, items: list[HandoffItem]) -> list[HandoffItem]:
         """Those of ``items`` that have not failed in an earlier step."""

@@ -193,7 +193,7 @@ class HubSpotTarget(CrmTarget):
                 path,
                 list(pairs.values()),
                 lambda _entry, _result: None,
-                lambda r: f"{r.get('fromObjectId')}-{r.get('toObjectId')}",
+                _association_key,
             )
 
     # -- shared --------------------------------------------------------------------
@@ -226,6 +226,11 @@ class HubSpotTarget(CrmTarget):
                     d.found(item, object_type, result["id"], created(result))
 
         return record
+
+
+def _association_key(result: dict[str, Any]) -> str:
+    ends = [result.get(end) for end in ("from", "to")]
+    return "-".join(str(e.get("id")) if isinstance(e, dict) else "" for e in ends)
 
 
 def _domain(website: str) -> str:
