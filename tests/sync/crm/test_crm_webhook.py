@@ -1,0 +1,128 @@
+"""The signed outbound webhook, against a local receiver that checks signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from decimal import Decimal
+
+import pytest
+from werkzeug import Request, Response
+
+from sync.crm import InvalidTarget, Outcome, target_for
+from sync.crm.webhook import WebhookTarget
+from tests.sync.crm.conftest import FAST
+
+SECRET = "s3cret-of-the-receiver-0123"
+
+
+class Receiver:
+    """Checks the signature as a receiver would; ``answers`` scripts the next replies."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict, dict]] = []
+        self.answers: list[tuple[int, str] | str] = []
+
+    def handle(self, request: Request) -> Response:
+        body = request.get_data()
+        timestamp = request.headers.get("X-Leadline-Timestamp", "")
+        expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+        signed = request.headers.get("X-Leadline-Signature") == f"sha256={expected.hexdigest()}"
+        if not signed or abs(time.time() - int(timestamp or 0)) > 300:
+            return Response(json.dumps({"error": "bad signature"}), 401,
+                            content_type="application/json")  # fmt: skip
+        answer = self.answers.pop(0) if self.answers else (200, "OK")
+        if answer == "slow":
+            time.sleep(1.0)
+            answer = (200, "OK")
+        self.received.append((json.loads(body), dict(request.headers)))
+        status, text = answer
+        return Response(text, status, {"Retry-After": "1"} if status == 429 else None)
+
+
+@pytest.fixture
+def receiver(server) -> Receiver:
+    receiver = Receiver()
+    server.expect_request("/hooks/leadline", method="POST").respond_with_handler(receiver.handle)
+    return receiver
+
+
+@pytest.fixture
+def target(server, receiver, redis):
+    def build(**settings):
+        config = {"url": server.url_for("/hooks/leadline"), "secret": SECRET, **FAST, **settings}
+        return target_for("webhook", config, None, redis=redis)
+
+    return build
+
+
+def test_each_item_is_posted_as_signed_json(target, receiver, make_item):
+    item = make_item(1, deal_name="Acme rollout", deal_value=Decimal("1200.50"), deal_currency="USD",
+                     external_ids={"contact": "77"})  # fmt: skip
+
+    results = target().deliver([item, make_item(2)])
+
+    assert [r.outcome for r in results] == [Outcome.DELIVERED] * 2
+    payload, headers = receiver.received[0]
+    assert payload["idempotency_key"] == "handoff-1" and headers["Idempotency-Key"] == "handoff-1"
+    assert payload["lead"]["email"] == "Person1@Example.com"
+    assert payload["deal"] == {"name": "Acme rollout", "value": "1200.50", "currency": "USD"}
+    assert payload["external_ids"] == {"contact": "77"}
+    assert "deal" not in receiver.received[1][0]
+
+
+def test_wrong_secret_needs_attention_with_the_receivers_message(target, make_item):
+    results = target(secret="another-secret-entirely").deliver([make_item(1), make_item(2)])
+
+    assert {r.outcome for r in results} == {Outcome.NEEDS_ATTENTION}
+    assert "bad signature" in results[0].message
+
+
+def test_refused_item_needs_attention_the_others_go_through(target, receiver, make_item):
+    receiver.answers = [(200, "OK"), (422, "email domain not accepted")]
+
+    results = target().deliver([make_item(n) for n in range(1, 4)])
+
+    assert [r.outcome for r in results] == [
+        Outcome.DELIVERED, Outcome.NEEDS_ATTENTION, Outcome.DELIVERED]  # fmt: skip
+    assert "email domain not accepted" in results[1].message
+    assert len(receiver.received) == 3  # refused once, never resent
+
+
+@pytest.mark.parametrize("fault", [(500, "oops"), (429, "slow down"), (503, ""), "slow"])
+def test_passing_failures_are_retried(target, receiver, make_item, fault):
+    receiver.answers = [fault]
+
+    result = target().deliver([make_item(1)])[0]
+
+    assert result.outcome == Outcome.DELIVERED
+    assert [p["idempotency_key"] for p, _ in receiver.received][-1] == "handoff-1"
+
+
+def test_receiver_down_means_retry_later(target, receiver, make_item):
+    receiver.answers = [(502, "bad gateway")] * 3
+
+    result = target().deliver([make_item(1)])[0]
+
+    assert result.outcome == Outcome.RETRY and result.retry_after > 0
+
+
+def test_check_sends_a_signed_ping(target, receiver):
+    assert target().check().ok
+    assert receiver.received[0][0] == {"event": "leadline.ping"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://hooks.example.com/x", "javascript:alert(1)", "http://", "hooks.example.com/x",
+     "https://user:pw@hooks.example.com/", "https://hooks.example.com:99999/",
+     "https://hooks.exa mple.com/", "file:///etc/passwd", ""],
+)  # fmt: skip
+def test_malformed_urls_are_refused(redis, url):
+    with pytest.raises(InvalidTarget) as refused:
+        target_for("webhook", {"url": url, "secret": SECRET}, None, redis=redis)
+    assert "url" in refused.value.errors
+    with pytest.raises(ValueError, match="Webhook URL refused"):
+        WebhookTarget({"url": url, "secret": SECRET}, redis=redis)
