@@ -41,10 +41,19 @@ DEFAULT_MAPPING: fields.Mapping_ = {
         "state": "state",
         "country": "country",
     },
-    "company": {"name": "company", "domain": "website", "city": "city", "state": "state",
-                "country": "country"},  # fmt: skip
-    "deal": {"dealname": "deal_name", "amount": "deal_value",
-             "deal_currency_code": "deal_currency", "dealstage": "deal_stage"},  # fmt: skip
+    "company": {
+        "name": "company",
+        "domain": "website",
+        "city": "city",
+        "state": "state",
+        "country": "country",
+    },
+    "deal": {
+        "dealname": "deal_name",
+        "amount": "deal_value",
+        "deal_currency_code": "deal_currency",
+        "dealstage": "deal_stage",
+    },
 }
 
 
@@ -70,9 +79,11 @@ class HubSpotTarget(CrmTarget):
     display_name = "HubSpot"
 
     def __init__(
-        self, settings: dict[str, Any], field_mapping: dict[str, Any] | None = None,
+        self,
+        settings: dict[str, Any],
+        field_mapping: dict[str, Any] | None = None,
         redis: Redis | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.mapping = fields.merged(DEFAULT_MAPPING, field_mapping)
         self.stages = (field_mapping or {}).get(fields.STAGES) or {}
         self.batch_size = int(settings.get("batch_size") or MAX_BATCH)
@@ -171,8 +182,9 @@ class HubSpotTarget(CrmTarget):
             else:
                 props.setdefault("dealname", item.company or item.full_name)
                 props["pipeline"] = self.pipeline
-                new.append(Entry([item], {"properties": props, "objectWriteTraceId": item.key},
-                                 item.key))  # fmt: skip
+                new.append(
+                    Entry([item], {"properties": props, "objectWriteTraceId": item.key}, item.key)
+                )
         self._update(d, "deal", known)
         self._create(d, "deal", new)
 
@@ -187,8 +199,9 @@ class HubSpotTarget(CrmTarget):
                     pair = f"{ids[source]}-{ids[target]}"
                     inputs = {"from": {"id": ids[source]}, "to": {"id": ids[target]}}
                     pairs.setdefault(pair, Entry([], inputs, pair)).items.append(item)
-            path = (f"/crm/v4/associations/{_PLURAL[source]}/{_PLURAL[target]}"
-                    "/batch/associate/default")  # fmt: skip
+            path = (
+                f"/crm/v4/associations/{_PLURAL[source]}/{_PLURAL[target]}/batch/associate/default"
+            )
             BatchSender(self.client, d, f"{source}-{target} association").send(
                 path,
                 list(pairs.values()),

@@ -72,9 +72,11 @@ class PipedriveTarget(CrmTarget):
     display_name = "Pipedrive"
 
     def __init__(
-        self, settings: dict[str, Any], field_mapping: dict[str, Any] | None = None,
+        self,
+        settings: dict[str, Any],
+        field_mapping: dict[str, Any] | None = None,
         redis: Redis | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.mapping = fields.merged(DEFAULT_MAPPING, field_mapping)
         self.stages = (field_mapping or {}).get(fields.STAGES) or {}
         self.deal_object = settings.get("deal_object") or "deal"
@@ -131,8 +133,15 @@ class PipedriveTarget(CrmTarget):
 
     def _organization(self, item: HandoffItem) -> dict[str, Any]:
         body = self._mapped(item, "company")
-        address = {k: v for k, v in (("locality", item.city), ("admin_area_level_1", item.state),
-                                     ("country", item.country)) if v}  # fmt: skip
+        address = {
+            k: v
+            for k, v in (
+                ("locality", item.city),
+                ("admin_area_level_1", item.state),
+                ("country", item.country),
+            )
+            if v
+        }
         if address:
             body["address"] = {"value": ", ".join(address.values()), **address}
         return body

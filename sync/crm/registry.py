@@ -22,13 +22,28 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
-    "hubspot": Kind("HubSpot", hubspot.HubSpotTarget, hubspot.validate_settings,
-                    hubspot.OBJECT_TYPES, hubspot.property_error),
-    "pipedrive": Kind("Pipedrive", pipedrive.PipedriveTarget, pipedrive.validate_settings,
-                      pipedrive.OBJECT_TYPES, pipedrive.property_error),
-    "webhook": Kind("Webhook", webhook.WebhookTarget, webhook.validate_settings,
-                    webhook.OBJECT_TYPES, webhook.property_error),
-}  # fmt: skip
+    "hubspot": Kind(
+        "HubSpot",
+        hubspot.HubSpotTarget,
+        hubspot.validate_settings,
+        hubspot.OBJECT_TYPES,
+        hubspot.property_error,
+    ),
+    "pipedrive": Kind(
+        "Pipedrive",
+        pipedrive.PipedriveTarget,
+        pipedrive.validate_settings,
+        pipedrive.OBJECT_TYPES,
+        pipedrive.property_error,
+    ),
+    "webhook": Kind(
+        "Webhook",
+        webhook.WebhookTarget,
+        webhook.validate_settings,
+        webhook.OBJECT_TYPES,
+        webhook.property_error,
+    ),
+}
 
 
 class InvalidTarget(ValueError):
@@ -55,9 +70,11 @@ def validate(kind: str, settings: Any, field_mapping: Any = None) -> dict[str, s
 
 
 def target_for(
-    kind: str, settings: dict[str, Any], field_mapping: dict[str, Any] | None = None,
+    kind: str,
+    settings: dict[str, Any],
+    field_mapping: dict[str, Any] | None = None,
     redis: Redis | None = None,
-) -> CrmTarget:  # fmt: skip
+) -> CrmTarget:
     """A ready target; raises InvalidTarget (with field-level errors) for bad settings.
 
     ``redis`` holds the shared rate limit; by default the app's connection.

@@ -25,12 +25,27 @@ DEFAULT_LIMIT = (10, 1.0)
 MIN_SECRET_LENGTH = 16
 OBJECT_TYPES = frozenset({"lead", "deal"})
 DEFAULT_MAPPING: fields.Mapping_ = {
-    "lead": {name: name for name in (
-        "email", "first_name", "last_name", "phone", "company", "title", "website",
-        "city", "state", "country",
-    )},  # fmt: skip
-    "deal": {"name": "deal_name", "value": "deal_value", "currency": "deal_currency",
-             "stage": "deal_stage"},  # fmt: skip
+    "lead": {
+        name: name
+        for name in (
+            "email",
+            "first_name",
+            "last_name",
+            "phone",
+            "company",
+            "title",
+            "website",
+            "city",
+            "state",
+            "country",
+        )
+    },
+    "deal": {
+        "name": "deal_name",
+        "value": "deal_value",
+        "currency": "deal_currency",
+        "stage": "deal_stage",
+    },
 }
 
 
@@ -60,9 +75,11 @@ class WebhookTarget(CrmTarget):
     display_name = "the webhook"
 
     def __init__(
-        self, settings: dict[str, Any], field_mapping: dict[str, Any] | None = None,
+        self,
+        settings: dict[str, Any],
+        field_mapping: dict[str, Any] | None = None,
         redis: Redis | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         if message := url_error(settings.get("url")):
             raise ValueError(f"Webhook URL refused: {message}")
         self.url = settings["url"]

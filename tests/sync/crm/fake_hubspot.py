@@ -24,11 +24,22 @@ from werkzeug import Request, Response
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 PROPERTIES = {
-    "contacts": {"email", "firstname", "lastname", "phone", "company", "jobtitle", "website",
-                 "city", "state", "country", "lifecyclestage"},
+    "contacts": {
+        "email",
+        "firstname",
+        "lastname",
+        "phone",
+        "company",
+        "jobtitle",
+        "website",
+        "city",
+        "state",
+        "country",
+        "lifecyclestage",
+    },
     "companies": {"name", "domain", "city", "state", "country", "industry"},
     "deals": {"dealname", "amount", "deal_currency_code", "dealstage", "pipeline", "closedate"},
-}  # fmt: skip
+}
 _OBJECT = re.compile(r"^/crm/v3/objects/(contacts|companies|deals)/batch/(upsert|create|update)$")
 _ASSOCIATE = re.compile(r"^/crm/v4/associations/(\w+)/(\w+)/batch/associate/default$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -39,8 +50,13 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 
 
 def _error(status: int, category: str, message: str, **extra: Any) -> Response:
-    body = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()),
-            "category": category, **extra}  # fmt: skip
+    body = {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+        **extra,
+    }
     return _json(status, body)
 
 
@@ -88,11 +104,17 @@ class FakeHubSpot:
             self._hits.popleft()
         if len(self._hits) >= self.limit:
             wait = self._hits[0] + self.window - now
-            response = _json(429, {
-                "status": "error", "message": "You have reached your ten_secondly_rolling limit.",
-                "errorType": "RATE_LIMIT", "correlationId": str(uuid.uuid4()),
-                "policyName": "TEN_SECONDLY_ROLLING",
-            }, {"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
+            response = _json(
+                429,
+                {
+                    "status": "error",
+                    "message": "You have reached your ten_secondly_rolling limit.",
+                    "errorType": "RATE_LIMIT",
+                    "correlationId": str(uuid.uuid4()),
+                    "policyName": "TEN_SECONDLY_ROLLING",
+                },
+                {"Retry-After": str(max(1, math.ceil(wait)))},
+            )
             return response
         self._hits.append(now)
         return None
@@ -101,24 +123,34 @@ class FakeHubSpot:
         if request.headers.get("Authorization") == f"Bearer {TOKEN}":
             return None
         return _error(
-            401, "INVALID_AUTHENTICATION",
+            401,
+            "INVALID_AUTHENTICATION",
             "Authentication credentials not found. This API supports OAuth 2.0 authentication "
             "and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
-        )  # fmt: skip
+        )
 
     def _fault(self, fault: str | None) -> Response | None:
         if fault == "429":
-            return _json(429, {"status": "error", "message": "You have reached your secondly limit.",
-                               "errorType": "RATE_LIMIT", "policyName": "SECONDLY"},
-                         {"Retry-After": "1"})  # fmt: skip
+            return _json(
+                429,
+                {
+                    "status": "error",
+                    "message": "You have reached your secondly limit.",
+                    "errorType": "RATE_LIMIT",
+                    "policyName": "SECONDLY",
+                },
+                {"Retry-After": "1"},
+            )
         if fault == "500":
             return _error(500, "INTERNAL_ERROR", "internal error")
         if fault == "502-html":
-            return Response("<html><body>502 Bad Gateway</body></html>", 502,
-                            content_type="text/html")  # fmt: skip
+            return Response(
+                "<html><body>502 Bad Gateway</body></html>", 502, content_type="text/html"
+            )
         if fault == "malformed":
-            return Response('{"status": "COMPLETE", "results": [', 200,
-                            content_type="application/json")  # fmt: skip
+            return Response(
+                '{"status": "COMPLETE", "results": [', 200, content_type="application/json"
+            )
         return None
 
     def _route(self, request: Request, body: Any) -> Response:
@@ -146,22 +178,39 @@ class FakeHubSpot:
             (errors if outcome.get("status") == "error" else results).append(outcome)
         status = 207 if errors else (201 if action == "create" else 200)
         now = _now()
-        reply = {"status": "COMPLETE", "results": results, "requestedAt": now, "startedAt": now,
-                 "completedAt": now}  # fmt: skip
+        reply = {
+            "status": "COMPLETE",
+            "results": results,
+            "requestedAt": now,
+            "startedAt": now,
+            "completedAt": now,
+        }
         if errors:
             reply.update(numErrors=len(errors), errors=errors)
         return _json(status, reply)
 
     def _check_inputs(self, object_type: str, action: str, inputs: list[dict]) -> Response | None:
-        unknown = sorted({p for i in inputs for p in i.get("properties", {})}
-                         - self.properties[object_type])  # fmt: skip
+        unknown = sorted(
+            {p for i in inputs for p in i.get("properties", {})} - self.properties[object_type]
+        )
         if unknown:
-            details = [{"isValid": False, "message": f'Property "{p}" does not exist',
-                        "error": "PROPERTY_DOESNT_EXIST", "name": p} for p in unknown]  # fmt: skip
-            return _error(400, "VALIDATION_ERROR", f"Property values were not valid: {json.dumps(details)}")
+            details = [
+                {
+                    "isValid": False,
+                    "message": f'Property "{p}" does not exist',
+                    "error": "PROPERTY_DOESNT_EXIST",
+                    "name": p,
+                }
+                for p in unknown
+            ]
+            return _error(
+                400, "VALIDATION_ERROR", f"Property values were not valid: {json.dumps(details)}"
+            )
         ids = [str(i.get("id")).lower() for i in inputs if action != "create"]
         if duplicates := sorted({i for i in ids if ids.count(i) > 1}):
-            return _error(400, "VALIDATION_ERROR", f"Duplicate IDs found in batch input: {duplicates}")
+            return _error(
+                400, "VALIDATION_ERROR", f"Duplicate IDs found in batch input: {duplicates}"
+            )
         return None
 
     def _upsert(self, object_type: str, one: dict) -> dict:
@@ -188,8 +237,10 @@ class FakeHubSpot:
         stored = self.objects[object_type].get(str(one.get("id")))
         if stored is None:
             kind = object_type.upper().rstrip("S")
-            message = (f"Could not get some {kind} objects, they may be deleted or not exist. "
-                       "Check that ids are valid.")  # fmt: skip
+            message = (
+                f"Could not get some {kind} objects, they may be deleted or not exist. "
+                "Check that ids are valid."
+            )
             return _item_error("OBJECT_NOT_FOUND", message, str(one.get("id")))
         stored.update(one.get("properties", {}))
         return self._result(object_type, stored)
@@ -203,8 +254,13 @@ class FakeHubSpot:
     @staticmethod
     def _result(object_type: str, stored: dict, new: bool | None = None) -> dict:
         now = _now()
-        result = {"id": stored["hs_object_id"], "properties": {k: str(v) for k, v in stored.items()},
-                  "createdAt": now, "updatedAt": now, "archived": False}  # fmt: skip
+        result = {
+            "id": stored["hs_object_id"],
+            "properties": {k: str(v) for k, v in stored.items()},
+            "createdAt": now,
+            "updatedAt": now,
+            "archived": False,
+        }
         if new is not None:
             result["new"] = new
         return result
@@ -219,18 +275,34 @@ class FakeHubSpot:
                 errors.append(_item_error("OBJECT_NOT_FOUND", "No such object", from_id, to_id))
                 continue
             self.associations.add((source, from_id, target, to_id))
-            results.append({"from": {"id": from_id}, "to": {"id": to_id}, "associationSpec": {
-                "associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}})  # fmt: skip
-        reply = {"status": "COMPLETE", "results": results, "startedAt": _now(),
-                 "completedAt": _now()}  # fmt: skip
+            results.append(
+                {
+                    "from": {"id": from_id},
+                    "to": {"id": to_id},
+                    "associationSpec": {
+                        "associationCategory": "HUBSPOT_DEFINED",
+                        "associationTypeId": 1,
+                    },
+                }
+            )
+        reply = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": _now(),
+            "completedAt": _now(),
+        }
         if errors:
             reply.update(numErrors=len(errors), errors=errors)
         return _json(207 if errors else 200, reply)
 
 
 def _item_error(category: str, message: str, *ids: str) -> dict:
-    return {"status": "error", "category": category, "message": message,
-            "context": {"ids": list(ids)}}  # fmt: skip
+    return {
+        "status": "error",
+        "category": category,
+        "message": message,
+        "context": {"ids": list(ids)},
+    }
 
 
 def _now() -> str:

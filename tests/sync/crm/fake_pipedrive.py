@@ -47,8 +47,9 @@ def spec(version: str) -> dict[str, Any]:
 def validators(version: str, path: str, method: str) -> tuple[OAS30Validator, OAS30Validator]:
     """(request body validator, success response validator) for one operation."""
     operation = spec(version)["paths"][path][method]
-    request = _closed(copy.deepcopy(
-        operation["requestBody"]["content"]["application/json"]["schema"]))  # fmt: skip
+    request = _closed(
+        copy.deepcopy(operation["requestBody"]["content"]["application/json"]["schema"])
+    )
     ok = next(code for code in ("200", "201") if code in operation["responses"])
     response = operation["responses"][ok]["content"]["application/json"]["schema"]
     return OAS30Validator(request), OAS30Validator(response)
@@ -71,9 +72,20 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
     return Response(json.dumps(body), status, headers, content_type="application/json")
 
 
-def _failure(status: int, error: str, info: str = "Please check developers.pipedrive.com") -> Response:
-    return _json(status, {"success": False, "error": error, "errorCode": status,
-                          "error_info": info, "data": None, "additional_data": None})  # fmt: skip
+def _failure(
+    status: int, error: str, info: str = "Please check developers.pipedrive.com"
+) -> Response:
+    return _json(
+        status,
+        {
+            "success": False,
+            "error": error,
+            "errorCode": status,
+            "error_info": info,
+            "data": None,
+            "additional_data": None,
+        },
+    )
 
 
 class FakePipedrive:
@@ -97,8 +109,12 @@ class FakePipedrive:
         with self._lock:
             self.requests.append((request.method, request.path, body))
             fault = self.faults.pop(0) if self.faults else None
-            response = (self._auth(request) or self._throttle() or self._fault(fault)
-                        or self._route(request, body))  # fmt: skip
+            response = (
+                self._auth(request)
+                or self._throttle()
+                or self._fault(fault)
+                or self._route(request, body)
+            )
             self.statuses[response.status_code] += 1
         if fault == "slow":
             time.sleep(self.slow)
@@ -117,21 +133,32 @@ class FakePipedrive:
             self._window_start, self._window_count = now, 0
         self._window_count += 1
         reset = max(1, round(self._window_start + self.window - now))
-        headers = {"x-ratelimit-limit": str(self.limit), "x-ratelimit-reset": str(reset),
-                   "x-ratelimit-remaining": str(max(self.limit - self._window_count, 0))}  # fmt: skip
+        headers = {
+            "x-ratelimit-limit": str(self.limit),
+            "x-ratelimit-reset": str(reset),
+            "x-ratelimit-remaining": str(max(self.limit - self._window_count, 0)),
+        }
         if self._window_count > self.limit:
-            return _json(429, {"success": False, "error": "Request over limit", "errorCode": 429},
-                         {**headers, "Retry-After": str(reset)})  # fmt: skip
+            return _json(
+                429,
+                {"success": False, "error": "Request over limit", "errorCode": 429},
+                {**headers, "Retry-After": str(reset)},
+            )
         return None
 
     def _fault(self, fault: str | None) -> Response | None:
         if fault == "429":
-            return _json(429, {"success": False, "error": "Request over limit", "errorCode": 429},
-                         {"Retry-After": "1"})  # fmt: skip
+            return _json(
+                429,
+                {"success": False, "error": "Request over limit", "errorCode": 429},
+                {"Retry-After": "1"},
+            )
         if fault == "500":
             return _failure(500, "Internal server error")
         if fault == "malformed":
-            return Response('{"success": true, "data": {"id": 1', 200, content_type="application/json")
+            return Response(
+                '{"success": true, "data": {"id": 1', 200, content_type="application/json"
+            )
         return None
 
     def _route(self, request: Request, body: Any) -> Response:
@@ -141,7 +168,9 @@ class FakePipedrive:
         version, collection, object_id = match.groups()
         base = _ROUTES[collection][1]
         if request.method == "GET" and not object_id:
-            return _json(200, {"success": True, "data": list(self.objects[collection].values())[:1]})
+            return _json(
+                200, {"success": True, "data": list(self.objects[collection].values())[:1]}
+            )
         method = request.method.lower()
         path = f"{base}/{{id}}" if object_id else base
         if (path, method) not in {(base, "post"), (f"{base}/{{id}}", "patch")}:
@@ -164,7 +193,9 @@ class FakePipedrive:
             return f"custom field {unknown[0]} does not exist"
         return None
 
-    def _save(self, collection: str, object_id: str | None, body: dict, response_schema) -> Response:
+    def _save(
+        self, collection: str, object_id: str | None, body: dict, response_schema
+    ) -> Response:
         store = self.objects[collection]
         created = object_id is None
         if created:

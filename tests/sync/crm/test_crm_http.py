@@ -31,8 +31,9 @@ print(json.dumps(stamps))
 def test_two_processes_together_stay_under_the_limit(app):
     url = app.config["REDIS_URL"]
     takers = [
-        subprocess.Popen([sys.executable, "-c", _TAKER, url, "15"], cwd=ROOT,
-                         stdout=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", _TAKER, url, "15"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
         for _ in range(2)
     ]
     stamps = sorted(t for p in takers for t in json.loads(p.communicate(timeout=60)[0]))

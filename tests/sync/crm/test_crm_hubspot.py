@@ -27,8 +27,13 @@ def posts(fake, fragment):
 
 def test_delivers_contacts_companies_deals_and_associations(target, hubspot, make_item):
     items = [
-        make_item(1, deal_name="Acme rollout", deal_value=Decimal("1200.50"), deal_currency="USD",
-                  deal_stage="qualified"),
+        make_item(
+            1,
+            deal_name="Acme rollout",
+            deal_value=Decimal("1200.50"),
+            deal_currency="USD",
+            deal_stage="qualified",
+        ),
         make_item(2),
         make_item(3, company="Globex", website="globex.example"),
     ]
@@ -59,7 +64,10 @@ def test_second_delivery_updates_by_stored_ids(target, hubspot, make_item):
 
     assert second.outcome == Outcome.DELIVERED and second.external_ids == first.external_ids
     assert {k: len(v) for k, v in hubspot.objects.items()} == {
-        "contacts": 1, "companies": 1, "deals": 1}  # fmt: skip
+        "contacts": 1,
+        "companies": 1,
+        "deals": 1,
+    }
     assert hubspot.objects["contacts"][first.external_ids["contact"]]["jobtitle"] == "COO"
     assert posts(hubspot, "contacts/batch/update") and posts(hubspot, "deals/batch/update")
 
@@ -80,7 +88,10 @@ def test_multi_status_refusal_marks_only_that_item(target, hubspot, make_item):
     results = target().deliver([make_item(1), make_item(2, email="not-an-email"), make_item(3)])
 
     assert [r.outcome for r in results] == [
-        Outcome.DELIVERED, Outcome.NEEDS_ATTENTION, Outcome.DELIVERED]  # fmt: skip
+        Outcome.DELIVERED,
+        Outcome.NEEDS_ATTENTION,
+        Outcome.DELIVERED,
+    ]
     assert "not-an-email is invalid" in results[1].message
     assert len(posts(hubspot, "contacts/batch/upsert")) == 1  # refused items are not resent
 

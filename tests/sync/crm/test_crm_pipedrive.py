@@ -28,8 +28,14 @@ def calls(fake):
 
 
 def deal_item(make_item, number=1, **fields):
-    return make_item(number, deal_name="Acme rollout", deal_value=Decimal("1200.50"),
-                     deal_currency="USD", deal_stage="qualified", **fields)  # fmt: skip
+    return make_item(
+        number,
+        deal_name="Acme rollout",
+        deal_value=Decimal("1200.50"),
+        deal_currency="USD",
+        deal_stage="qualified",
+        **fields,
+    )
 
 
 def test_creates_organization_person_and_deal_with_spec_valid_bodies(target, pipedrive, make_item):
@@ -38,7 +44,10 @@ def test_creates_organization_person_and_deal_with_spec_valid_bodies(target, pip
     assert result.outcome == Outcome.DELIVERED, result.message
     assert pipedrive.violations == []
     assert calls(pipedrive) == [
-        ("POST", "/api/v2/organizations"), ("POST", "/api/v2/persons"), ("POST", "/api/v2/deals")]
+        ("POST", "/api/v2/organizations"),
+        ("POST", "/api/v2/persons"),
+        ("POST", "/api/v2/deals"),
+    ]
     ids = result.external_ids
     person = pipedrive.objects["persons"][ids["contact"]]
     assert person["org_id"] == int(ids["company"])
@@ -70,7 +79,11 @@ def test_stored_ids_are_updated_never_searched_or_created_again(target, pipedriv
     assert [m for m, _ in calls(pipedrive)] == ["PATCH"] * 3
     assert not any("search" in path for _, path in calls(pipedrive))
     assert {k: len(v) for k, v in pipedrive.objects.items()} == {
-        "persons": 1, "organizations": 1, "deals": 0, "leads": 1}  # fmt: skip
+        "persons": 1,
+        "organizations": 1,
+        "deals": 0,
+        "leads": 1,
+    }
     assert pipedrive.violations == []
 
 
@@ -89,7 +102,8 @@ def test_unknown_custom_field_marks_the_item_with_pipedrives_reason(target, pipe
     mapping = {"contact": {missing: "custom.source"}}
 
     results = target(mapping).deliver(
-        [make_item(1, custom={"source": "Webinar"}), make_item(2, company=None)])
+        [make_item(1, custom={"source": "Webinar"}), make_item(2, company=None)]
+    )
 
     assert [r.outcome for r in results] == [Outcome.NEEDS_ATTENTION, Outcome.DELIVERED]
     assert f"custom field {missing} does not exist" in results[0].message
@@ -136,7 +150,8 @@ def test_per_token_limit_is_honoured_without_a_429(target, pipedrive, make_item)
     pipedrive.limit, pipedrive.window = 5, 1.0
 
     results = target(requests_per_window=5, window_seconds=1).deliver(
-        [make_item(n, company=None) for n in range(8)])
+        [make_item(n, company=None) for n in range(8)]
+    )
 
     assert {r.outcome for r in results} == {Outcome.DELIVERED}
     assert pipedrive.statuses[429] == 0
@@ -152,8 +167,9 @@ def test_per_token_limit_is_honoured_without_a_429(target, pipedrive, make_item)
     ],
 )
 def test_the_local_pipedrive_refuses_bodies_off_the_spec(server, pipedrive, path, body, problem):
-    response = requests.post(server.url_for(path), json=body, headers={"x-api-token": TOKEN},
-                             timeout=5)  # fmt: skip
+    response = requests.post(
+        server.url_for(path), json=body, headers={"x-api-token": TOKEN}, timeout=5
+    )
 
     assert response.status_code == 400 and response.json()["success"] is False
     assert problem in pipedrive.violations[0]

@@ -27,24 +27,54 @@ def test_every_kind_is_listed():
         ("hubspot", {"token": "t", "timeout_seconds": "soon"}, None, "timeout_seconds", "number"),
         ("hubspot", {"token": "t", "max_attempts": 0}, None, "max_attempts", "from 1 to 10"),
         ("hubspot", {"token": "t", "base_url": "ftp://x"}, None, "base_url", "http://"),
-        ("hubspot", {"token": "t"}, {"contact": {"JobTitle": "title"}},
-         "field_mapping.contact.JobTitle", "lower case"),
-        ("hubspot", {"token": "t"}, {"contact": {"my-field": "title"}},
-         "field_mapping.contact.my-field", "internal property name"),
-        ("hubspot", {"token": "t"}, {"ticket": {"subject": "title"}},
-         "field_mapping.ticket", "Unknown object type"),
-        ("hubspot", {"token": "t"}, {"contact": {"jobtitle": "job"}},
-         "field_mapping.contact.jobtitle", "Unknown source field"),
+        (
+            "hubspot",
+            {"token": "t"},
+            {"contact": {"JobTitle": "title"}},
+            "field_mapping.contact.JobTitle",
+            "lower case",
+        ),
+        (
+            "hubspot",
+            {"token": "t"},
+            {"contact": {"my-field": "title"}},
+            "field_mapping.contact.my-field",
+            "internal property name",
+        ),
+        (
+            "hubspot",
+            {"token": "t"},
+            {"ticket": {"subject": "title"}},
+            "field_mapping.ticket",
+            "Unknown object type",
+        ),
+        (
+            "hubspot",
+            {"token": "t"},
+            {"contact": {"jobtitle": "job"}},
+            "field_mapping.contact.jobtitle",
+            "Unknown source field",
+        ),
         ("hubspot", {"token": "t"}, ["email"], "field_mapping.field_mapping", "object"),
         ("pipedrive", {"token": "t", "deal_object": "ticket"}, None, "deal_object", "deal or lead"),
-        ("pipedrive", {"token": "t"}, {"contact": {"favourite": "title"}},
-         "field_mapping.contact.favourite", "40-character key"),
-        ("pipedrive", {"token": "t"}, {"stages": {"qualified": "Qualified"}},
-         "field_mapping.stages", "numeric stage ids"),
+        (
+            "pipedrive",
+            {"token": "t"},
+            {"contact": {"favourite": "title"}},
+            "field_mapping.contact.favourite",
+            "40-character key",
+        ),
+        (
+            "pipedrive",
+            {"token": "t"},
+            {"stages": {"qualified": "Qualified"}},
+            "field_mapping.stages",
+            "numeric stage ids",
+        ),
         ("webhook", {"url": "https://h.example.com/x", "secret": "short"}, None, "secret", "16"),
         ("webhook", {"url": "gopher://h.example.com", "secret": SECRET}, None, "url", "http"),
     ],
-)  # fmt: skip
+)
 def test_bad_settings_give_field_level_messages(kind, settings, mapping, field, message):
     errors = validate(kind, settings, mapping)
 
@@ -54,13 +84,19 @@ def test_bad_settings_give_field_level_messages(kind, settings, mapping, field, 
 @pytest.mark.parametrize(
     ("kind", "settings", "mapping"),
     [
-        ("hubspot", {"token": "t", "batch_size": "50"}, {"contact": {"lead_source": "custom.src",
-                                                                    "phone": ""}}),
-        ("pipedrive", {"token": "t", "deal_object": "lead"},
-         {"contact": {PIPEDRIVE_KEY: "custom.src"}, "stages": {"qualified": 3}}),
+        (
+            "hubspot",
+            {"token": "t", "batch_size": "50"},
+            {"contact": {"lead_source": "custom.src", "phone": ""}},
+        ),
+        (
+            "pipedrive",
+            {"token": "t", "deal_object": "lead"},
+            {"contact": {PIPEDRIVE_KEY: "custom.src"}, "stages": {"qualified": 3}},
+        ),
         ("webhook", {"url": "http://localhost:8080/hook", "secret": SECRET}, None),
     ],
-)  # fmt: skip
+)
 def test_good_settings_pass(kind, settings, mapping):
     assert validate(kind, settings, mapping) == {}
 
@@ -78,20 +114,23 @@ def test_an_empty_source_removes_a_default_property(redis):
     assert "phone" not in target.mapping["contact"] and "email" in target.mapping["contact"]
 
 
-def test_wrong_credentials_on_one_target_leave_the_others_alone(
-    server, hubspot, redis, make_item
-):  # fmt: skip
+def test_wrong_credentials_on_one_target_leave_the_others_alone(server, hubspot, redis, make_item):
     receiver = Receiver()
     server.expect_request("/hook").respond_with_handler(receiver.handle)
-    broken = target_for("hubspot", {"token": "pat-wrong", "base_url": server.url_for("/"), **FAST},
-                        redis=redis)  # fmt: skip
+    broken = target_for(
+        "hubspot", {"token": "pat-wrong", "base_url": server.url_for("/"), **FAST}, redis=redis
+    )
     working_hubspot = target_for(
-        "hubspot", {"token": TOKEN, "base_url": server.url_for("/"), **FAST}, redis=redis)
-    webhook = target_for("webhook", {"url": server.url_for("/hook"), "secret": SECRET, **FAST},
-                         redis=redis)  # fmt: skip
+        "hubspot", {"token": TOKEN, "base_url": server.url_for("/"), **FAST}, redis=redis
+    )
+    webhook = target_for(
+        "webhook", {"url": server.url_for("/hook"), "secret": SECRET, **FAST}, redis=redis
+    )
     items = [make_item(1), make_item(2)]
 
-    outcomes = {t: [r.outcome for r in t.deliver(items)] for t in (broken, working_hubspot, webhook)}
+    outcomes = {
+        t: [r.outcome for r in t.deliver(items)] for t in (broken, working_hubspot, webhook)
+    }
 
     assert outcomes[broken] == [Outcome.NEEDS_ATTENTION] * 2
     assert outcomes[working_hubspot] == [Outcome.DELIVERED] * 2

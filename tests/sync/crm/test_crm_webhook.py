@@ -31,8 +31,9 @@ class Receiver:
         expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
         signed = request.headers.get("X-Leadline-Signature") == f"sha256={expected.hexdigest()}"
         if not signed or abs(time.time() - int(timestamp or 0)) > 300:
-            return Response(json.dumps({"error": "bad signature"}), 401,
-                            content_type="application/json")  # fmt: skip
+            return Response(
+                json.dumps({"error": "bad signature"}), 401, content_type="application/json"
+            )
         answer = self.answers.pop(0) if self.answers else (200, "OK")
         if answer == "slow":
             time.sleep(1.0)
@@ -59,8 +60,13 @@ def target(server, receiver, redis):
 
 
 def test_each_item_is_posted_as_signed_json(target, receiver, make_item):
-    item = make_item(1, deal_name="Acme rollout", deal_value=Decimal("1200.50"), deal_currency="USD",
-                     external_ids={"contact": "77"})  # fmt: skip
+    item = make_item(
+        1,
+        deal_name="Acme rollout",
+        deal_value=Decimal("1200.50"),
+        deal_currency="USD",
+        external_ids={"contact": "77"},
+    )
 
     results = target().deliver([item, make_item(2)])
 
@@ -86,7 +92,10 @@ def test_refused_item_needs_attention_the_others_go_through(target, receiver, ma
     results = target().deliver([make_item(n) for n in range(1, 4)])
 
     assert [r.outcome for r in results] == [
-        Outcome.DELIVERED, Outcome.NEEDS_ATTENTION, Outcome.DELIVERED]  # fmt: skip
+        Outcome.DELIVERED,
+        Outcome.NEEDS_ATTENTION,
+        Outcome.DELIVERED,
+    ]
     assert "email domain not accepted" in results[1].message
     assert len(receiver.received) == 3  # refused once, never resent
 
@@ -116,10 +125,18 @@ def test_check_sends_a_signed_ping(target, receiver):
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://hooks.example.com/x", "javascript:alert(1)", "http://", "hooks.example.com/x",
-     "https://user:pw@hooks.example.com/", "https://hooks.example.com:99999/",
-     "https://hooks.exa mple.com/", "file:///etc/passwd", ""],
-)  # fmt: skip
+    [
+        "ftp://hooks.example.com/x",
+        "javascript:alert(1)",
+        "http://",
+        "hooks.example.com/x",
+        "https://user:pw@hooks.example.com/",
+        "https://hooks.example.com:99999/",
+        "https://hooks.exa mple.com/",
+        "file:///etc/passwd",
+        "",
+    ],
+)
 def test_malformed_urls_are_refused(redis, url):
     with pytest.raises(InvalidTarget) as refused:
         target_for("webhook", {"url": url, "secret": SECRET}, None, redis=redis)
