@@ -102,6 +102,11 @@ class FakePipedrive:
         self._lock = threading.Lock()
 
     def install(self, server) -> None:
+        # Parse the specs before the first request, not inside it: that would take
+        # longer than the clients' timeout in the tests.
+        for version, base in _ROUTES.values():
+            validators(version, base, "post")
+            validators(version, f"{base}/{{id}}", "patch")
         server.expect_request(re.compile(r"^/api/")).respond_with_handler(self.handle)
 
     def handle(self, request: Request) -> Response:
