@@ -30,15 +30,22 @@ def redis(app):
     return app.extensions["redis"]
 
 
-@pytest.fixture
-def server() -> Iterator[HTTPServer]:
-    # Threaded, so a slow answer to one request does not hold back the retry.
+@pytest.fixture(scope="session")
+def _http_server() -> Iterator[HTTPServer]:
+    # Threaded, so a slow answer to one request does not hold back the retry. One
+    # server for the session: stopping one takes half a second.
     http = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     http.start()
     yield http
-    http.clear()
-    if http.is_running():
-        http.stop()
+    http.stop()
+
+
+@pytest.fixture
+def server(_http_server) -> Iterator[HTTPServer]:
+    """The local server with no handlers: each test installs the vendor it needs."""
+    _http_server.clear()
+    yield _http_server
+    _http_server.clear()
 
 
 @pytest.fixture
