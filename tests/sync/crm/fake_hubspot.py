@@ -71,6 +71,7 @@ class FakeHubSpot:
         self.statuses: Counter[int] = Counter()
         self.limit, self.window, self.slow = limit, window, slow
         self._hits: deque[float] = deque()
+        self._emails: dict[str, str] = {}  # email -> contact id, HubSpot's unique index
         self._ids = itertools.count(1001)
         self._lock = threading.Lock()
 
@@ -78,8 +79,7 @@ class FakeHubSpot:
         server.expect_request(re.compile(r"^/crm/")).respond_with_handler(self.handle)
 
     def by_email(self, email: str) -> dict[str, Any] | None:
-        found = [c for c in self.objects["contacts"].values() if c["email"] == email.lower()]
-        return found[0] if found else None
+        return self.objects["contacts"].get(self._emails.get(email.lower(), ""))
 
     # -- dispatch ------------------------------------------------------------------
 
@@ -225,7 +225,9 @@ class FakeHubSpot:
         if existing:
             existing.update(props)
             return self._result(object_type, existing, new=False)
-        return self._result(object_type, self._store(object_type, props), new=True)
+        stored = self._store(object_type, props)
+        self._emails[email] = stored["hs_object_id"]
+        return self._result(object_type, stored, new=True)
 
     def _create(self, object_type: str, one: dict) -> dict:
         stored = self._store(object_type, dict(one.get("properties", {})))
