@@ -119,8 +119,10 @@ class RateLimiter:
         self.redis = redis
         self.key = f"leadline:crm:bucket:{key}"
         self.rate = limit * PACING_SHARE / window
-        # Any window then holds at most capacity + rate × window <= limit requests.
-        self.capacity = max(1, math.floor(limit - self.rate * window))
+        # Any window then holds at most capacity + rate × window requests: the burst
+        # takes half the margin under the limit, the other half absorbs requests that
+        # reach the vendor later than others (a busy machine, a slow connection).
+        self.capacity = max(1, math.floor(limit * (1 - PACING_SHARE) / 2))
         self._acquire = redis.register_script(_ACQUIRE)
         self._block = redis.register_script(_BLOCK)
 
