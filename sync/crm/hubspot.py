@@ -137,7 +137,7 @@ class HubSpotTarget(CrmTarget):
             "/crm/v3/objects/contacts/batch/upsert",
             list(by_email.values()),
             self._found(d, "contact", lambda r: bool(r.get("new"))),
-            lambda r: (r.get("properties") or {}).get("email"),
+            _email_of,
         )
         self._create(d, "contact", new)
 
@@ -239,6 +239,11 @@ class HubSpotTarget(CrmTarget):
                     d.found(item, object_type, result["id"], created(result))
 
         return record
+
+
+def _email_of(result: dict[str, Any]) -> str | None:
+    properties = result.get("properties")
+    return properties.get("email") if isinstance(properties, dict) else None
 
 
 def _association_key(result: dict[str, Any]) -> str:

@@ -5,7 +5,8 @@ endpoints with HubSpot's shapes: 200/201 with ``results``, 207 with ``errors`` w
 ``context.ids`` name the failed inputs, 400 ``VALIDATION_ERROR`` for an unknown
 property or a duplicate id, 401 ``INVALID_AUTHENTICATION`` for a wrong token, and 429
 with Retry-After over a rolling window when ``limit`` is set. ``faults`` scripts
-answers for the next requests ("429", "500", "502-html", "slow", "malformed").
+answers for the next requests ("429", "500", "502-html", "slow", "malformed",
+"no-results").
 """
 
 from __future__ import annotations
@@ -147,6 +148,8 @@ class FakeHubSpot:
             return Response(
                 "<html><body>502 Bad Gateway</body></html>", 502, content_type="text/html"
             )
+        if fault == "no-results":  # well-formed JSON, but not what HubSpot promises
+            return _json(200, {"status": "COMPLETE", "results": [{"id": "1", "properties": []}]})
         if fault == "malformed":
             return Response(
                 '{"status": "COMPLETE", "results": [', 200, content_type="application/json"

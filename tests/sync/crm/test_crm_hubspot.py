@@ -143,8 +143,9 @@ def test_timeout_is_retried_and_the_upsert_does_not_duplicate(target, hubspot, m
     assert len(hubspot.objects["contacts"]) == 1
 
 
-def test_malformed_reply_is_retried(target, hubspot, make_item):
-    hubspot.faults = ["malformed"]
+@pytest.mark.parametrize("fault", ["malformed", "no-results"])
+def test_malformed_reply_is_retried(target, hubspot, make_item, fault):
+    hubspot.faults = [fault]
 
     result = target().deliver([make_item(1)])[0]
 
