@@ -85,7 +85,6 @@ class Delivery:
     def __init__(self, items: list[HandoffItem]) -> None:
         self.items = items
         self.ids: dict[str, dict[str, str]] = {i.key: dict(i.external_ids) for i in items}
-        self.created: dict[str, set[str]] = {i.key: set() for i in items}
         self._failures: dict[str, ItemResult] = {}
         self._finished: set[str] = set()
 
@@ -101,10 +100,8 @@ class Delivery:
         """Every step ran for these items; whatever happens next does not touch them."""
         self._finished.update(i.key for i in items)
 
-    def found(self, item: HandoffItem, object_type: str, external_id: Any, created: bool) -> None:
+    def found(self, item: HandoffItem, object_type: str, external_id: Any) -> None:
         self.ids[item.key][object_type] = str(external_id)
-        if created:
-            self.created[item.key].add(object_type)
 
     def fail(self, item: HandoffItem, error: VendorError) -> None:
         if item.key in self._failures or item.key in self._finished:

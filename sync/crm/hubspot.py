@@ -116,27 +116,28 @@ class HubSpotTarget(CrmTarget):
     # -- contacts ------------------------------------------------------------------
 
     def _contacts(self, d: Delivery, chunk: list[HandoffItem]) -> None:
-        known, by_email, new = [], {}, []
+        # One input per id or email: HubSpot refuses a batch that names one twice.
+        known: dict[str, Entry] = {}
+        by_email: dict[str, Entry] = {}
+        new = []
         for item in chunk:
             props = fields.values(item, self.mapping["contact"])
             if contact_id := item.external_ids.get("contact"):
-                known.append(Entry([item], {"id": contact_id, "properties": props}, contact_id))
+                update = {"id": contact_id, "properties": props}
+                known.setdefault(contact_id, Entry([], update, contact_id)).items.append(item)
             elif item.email:
                 email = item.email.lower()
-                if email in by_email:  # one input per email: HubSpot refuses duplicates
-                    by_email[email].items.append(item)
-                else:
-                    upsert = {"idProperty": "email", "id": email, "properties": props}
-                    by_email[email] = Entry([item], upsert, email)
+                upsert = {"idProperty": "email", "id": email, "properties": props}
+                by_email.setdefault(email, Entry([], upsert, email)).items.append(item)
             else:
                 trace = {"properties": props, "objectWriteTraceId": item.key}
                 new.append(Entry([item], trace, item.key))
-        self._update(d, "contact", known)
+        self._update(d, "contact", list(known.values()))
         sender = BatchSender(self.client, d, "contact")
         sender.send(
             "/crm/v3/objects/contacts/batch/upsert",
             list(by_email.values()),
-            self._found(d, "contact", lambda r: bool(r.get("new"))),
+            self._found(d, "contact"),
             _email_of,
         )
         self._create(d, "contact", new)
@@ -170,7 +171,8 @@ class HubSpotTarget(CrmTarget):
     # -- deals ---------------------------------------------------------------------
 
     def _deals(self, d: Delivery, chunk: list[HandoffItem]) -> None:
-        known, new = [], []
+        known: dict[str, Entry] = {}
+        new = []
         for item in chunk:
             if not item.has_deal:
                 continue
@@ -178,14 +180,15 @@ class HubSpotTarget(CrmTarget):
             if "dealstage" in props:
                 props["dealstage"] = str(self.stages.get(item.deal_stage, props["dealstage"]))
             if deal_id := item.external_ids.get("deal"):
-                known.append(Entry([item], {"id": deal_id, "properties": props}, deal_id))
+                update = {"id": deal_id, "properties": props}
+                known.setdefault(deal_id, Entry([], update, deal_id)).items.append(item)
             else:
                 props.setdefault("dealname", item.company or item.full_name)
                 props["pipeline"] = self.pipeline
                 new.append(
                     Entry([item], {"properties": props, "objectWriteTraceId": item.key}, item.key)
                 )
-        self._update(d, "deal", known)
+        self._update(d, "deal", list(known.values()))
         self._create(d, "deal", new)
 
     # -- associations --------------------------------------------------------------
@@ -215,7 +218,7 @@ class HubSpotTarget(CrmTarget):
         BatchSender(self.client, d, object_type).send(
             f"/crm/v3/objects/{_PLURAL[object_type]}/batch/update",
             entries,
-            self._found(d, object_type, lambda _r: False),
+            self._found(d, object_type),
             lambda r: r.get("id"),
         )
 
@@ -223,20 +226,18 @@ class HubSpotTarget(CrmTarget):
         BatchSender(self.client, d, object_type).send(
             f"/crm/v3/objects/{_PLURAL[object_type]}/batch/create",
             entries,
-            self._found(d, object_type, lambda _r: True),
+            self._found(d, object_type),
             lambda r: r.get("objectWriteTraceId"),
         )
 
     @staticmethod
-    def _found(
-        d: Delivery, object_type: str, created: Callable[[dict[str, Any]], bool]
-    ) -> Callable[[Entry, dict[str, Any]], None]:
+    def _found(d: Delivery, object_type: str) -> Callable[[Entry, dict[str, Any]], None]:
         def record(entry: Entry, result: dict[str, Any]) -> None:
             for item in entry.items:
                 if result.get("id") in (None, ""):
                     d.fail(item, Transient(f"HubSpot's reply gave the {object_type} no id."))
                 else:
-                    d.found(item, object_type, result["id"], created(result))
+                    d.found(item, object_type, result["id"])
 
         return record
 

@@ -127,7 +127,7 @@ class PipedriveTarget(CrmTarget):
             raise Rejected(f"Pipedrive rejected the {object_type}: {_error_message(reply.body)}")
         if not isinstance(data, dict) or data.get("id") in (None, ""):
             raise Transient(f"Pipedrive's reply gave the {object_type} no id.")
-        d.found(item, object_type, data["id"], created=not known)
+        d.found(item, object_type, data["id"])
 
     # -- request bodies ------------------------------------------------------------
 

@@ -201,3 +201,16 @@ def test_failure_in_a_later_batch_keeps_earlier_batches_delivered(target, hubspo
     results = target(batch_size=2).deliver([make_item(n) for n in range(1, 5)])
 
     assert [r.outcome for r in results] == [Outcome.DELIVERED] * 2 + [Outcome.RETRY] * 2
+
+
+def test_two_items_of_one_person_share_one_input(target, hubspot, make_item):
+    first = target().deliver([make_item(1)])[0]
+    twins = [make_item(1, key=f"twin-{n}", external_ids=first.external_ids) for n in (1, 2)]
+    fresh = [make_item(2, key=f"fresh-{n}") for n in (1, 2)]
+
+    results = target().deliver(twins + fresh)
+
+    assert {r.outcome for r in results} == {Outcome.DELIVERED}
+    assert len(posts(hubspot, "contacts/batch/update")[-1]["inputs"]) == 1
+    assert len(posts(hubspot, "contacts/batch/upsert")[-1]["inputs"]) == 1
+    assert results[2].external_ids["contact"] == results[3].external_ids["contact"]
