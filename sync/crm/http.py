@@ -30,6 +30,11 @@ DEFAULT_MAX_WAIT = 60.0
 # Pace at this share of the vendor's limit: the rest absorbs clock and network jitter,
 # so a sliding-window limit on the vendor's side is never crossed.
 PACING_SHARE = 0.95
+# Each 429 slows the pace by this share of the rate, down to at most MAX_SLOWDOWN; the
+# slowdown wears off by one percent every RECOVERY_WINDOWS windows without a 429.
+SLOWDOWN_STEP = 0.05
+MAX_SLOWDOWN = 0.2
+RECOVERY_WINDOWS = 10
 
 
 class VendorError(Exception):
@@ -78,13 +83,24 @@ class Backoff:
 
 # A token bucket that lends ahead: a caller takes a token even when none is left and
 # is told how long to wait for it, so waiters queue in order without polling. Redis's
-# clock is the one clock for every process. `blocked` holds back every caller after a
-# 429 until the vendor's Retry-After has passed.
-_ACQUIRE = """
+# clock is the one clock for every process. After a 429 every caller waits out the
+# vendor's Retry-After (`ts` moves into the future), and the pace drops by a step
+# (`slow`) that wears off slowly: another app may be spending the same account's
+# limit, or the vendor counts differently than we do.
+_SLOWDOWN = """
+local function slowdown(state_slow, state_slow_ts, now, recovery)
+  local slow = tonumber(state_slow) or 0
+  local since = now - (tonumber(state_slow_ts) or now)
+  return math.max(0, slow - since * recovery)
+end
+"""
+
+_ACQUIRE = _SLOWDOWN + """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
-local rate, capacity = tonumber(ARGV[1]), tonumber(ARGV[2])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local capacity = tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'slow', 'slow_ts')
+local rate = tonumber(ARGV[1]) * (1 - slowdown(state[3], state[4], now, tonumber(ARGV[3])))
 local tokens, ts = tonumber(state[1]) or capacity, tonumber(state[2]) or now
 if ts > now then
   tokens = tokens - 1
@@ -99,15 +115,18 @@ if tokens < 0 then wait = wait - tokens / rate end
 return tostring(wait)
 """
 
-_BLOCK = """
+_BLOCK = _SLOWDOWN + """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
-local until_ts = now + tonumber(ARGV[1])
-local ts = tonumber(redis.call('HGET', KEYS[1], 'ts')) or 0
-if until_ts > ts then
-  redis.call('HSET', KEYS[1], 'tokens', '1', 'ts', tostring(until_ts))
-  redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(ARGV[1]) + 60) * 1000))
+local seconds, recovery = tonumber(ARGV[1]), tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'ts', 'slow', 'slow_ts')
+local slow = slowdown(state[2], state[3], now, recovery) + tonumber(ARGV[3])
+slow = math.min(tonumber(ARGV[4]), slow)
+redis.call('HSET', KEYS[1], 'slow', tostring(slow), 'slow_ts', tostring(now))
+if now + seconds > (tonumber(state[1]) or 0) then
+  redis.call('HSET', KEYS[1], 'tokens', '1', 'ts', tostring(now + seconds))
 end
+redis.call('PEXPIRE', KEYS[1], math.ceil((seconds + 600) * 1000))
 return 1
 """
 
@@ -123,19 +142,22 @@ class RateLimiter:
         # takes half the margin under the limit, the other half absorbs requests that
         # reach the vendor later than others (a busy machine, a slow connection).
         self.capacity = max(1, math.floor(limit * (1 - PACING_SHARE) / 2))
+        self.recovery = 0.01 / (RECOVERY_WINDOWS * window)  # slowdown shed per second
         self._acquire = redis.register_script(_ACQUIRE)
         self._block = redis.register_script(_BLOCK)
 
     def acquire(self) -> float:
         """Take a slot, sleeping until it is due; returns the seconds slept."""
-        wait = float(self._acquire(keys=[self.key], args=[self.rate, self.capacity]))
+        args = [self.rate, self.capacity, self.recovery]
+        wait = float(self._acquire(keys=[self.key], args=args))
         if wait > 0:
             time.sleep(wait)
         return max(wait, 0.0)
 
     def block(self, seconds: float) -> None:
-        """Hold every process back for ``seconds`` (the vendor said so)."""
-        self._block(keys=[self.key], args=[max(seconds, 0.0)])
+        """Hold every process back for ``seconds`` (the vendor said so), then go slower."""
+        args = [max(seconds, 0.0), self.recovery, SLOWDOWN_STEP, MAX_SLOWDOWN]
+        self._block(keys=[self.key], args=args)
 
 
 def limiter_key(kind: str, credential: str) -> str:

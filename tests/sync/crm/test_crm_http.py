@@ -87,3 +87,24 @@ def test_retry_after_in_seconds(header, seconds):
 
 def test_retry_after_as_an_http_date():
     assert 8 <= retry_after_seconds(formatdate(time.time() + 10, usegmt=True)) <= 10
+
+
+def test_a_429_slows_the_pace_for_every_caller(redis):
+    limiter = RateLimiter(redis, "test:slow", 20, 1.0)
+    other_process = RateLimiter(redis, "test:slow", 20, 1.0)
+
+    def span_of(count: int) -> float:
+        """Seconds between the first and the last slot given (not when sleepers woke)."""
+        slots = []
+        for _ in range(count):
+            asked = time.time()
+            slots.append(asked + other_process.acquire())
+        return slots[-1] - slots[0]
+
+    before = span_of(20)
+    limiter.block(0)
+    after = span_of(20)
+
+    # 19 slots at 19/s, then 19 at 19 × 0.95/s.
+    assert before == pytest.approx(1.0, abs=0.03)
+    assert after == pytest.approx(1 / 0.95, abs=0.03)
