@@ -95,7 +95,7 @@ local function slowdown(state_slow, state_slow_ts, now, recovery)
 end
 """
 
-_ACQUIRE = _SLOWDOWN + """
+_ACQUIRE_BODY = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
 local capacity = tonumber(ARGV[2])
@@ -108,27 +108,39 @@ else
   tokens = math.min(capacity, tokens + (now - ts) * rate) - 1
   ts = now
 end
+local due = ts
+if tokens < 0 then due = ts - tokens / rate end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
-redis.call('PEXPIRE', KEYS[1], math.ceil((capacity / rate + 60) * 1000))
-local wait = ts - now
-if tokens < 0 then wait = wait - tokens / rate end
-return tostring(wait)
+-- Kept while slots are owed or a wait is on, and ten idle minutes for the slowdown.
+redis.call('PEXPIRE', KEYS[1], math.ceil((due - now + 600) * 1000))
+return {tostring(now), tostring(due)}
 """
 
-_BLOCK = _SLOWDOWN + """
+_BLOCK_BODY = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
 local seconds, recovery = tonumber(ARGV[1]), tonumber(ARGV[2])
-local state = redis.call('HMGET', KEYS[1], 'ts', 'slow', 'slow_ts')
+local state = redis.call('HMGET', KEYS[1], 'ts', 'slow', 'slow_ts', 'tokens')
 local slow = slowdown(state[2], state[3], now, recovery) + tonumber(ARGV[3])
 slow = math.min(tonumber(ARGV[4]), slow)
 redis.call('HSET', KEYS[1], 'slow', tostring(slow), 'slow_ts', tostring(now))
 if now + seconds > (tonumber(state[1]) or 0) then
-  redis.call('HSET', KEYS[1], 'tokens', '1', 'ts', tostring(now + seconds))
+  -- Slots already lent stay owed: they are added after the wait, never forgiven.
+  local tokens = math.min(1, tonumber(state[4]) or 1)
+  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now + seconds))
 end
 redis.call('PEXPIRE', KEYS[1], math.ceil((seconds + 600) * 1000))
 return 1
 """
+
+_ACQUIRE = _SLOWDOWN + _ACQUIRE_BODY
+_BLOCK = _SLOWDOWN + _BLOCK_BODY
+
+
+@dataclass(frozen=True)
+class Slot:
+    due: float  # on Redis's clock, the same for every process
+    wait: float  # seconds from the reservation until it is due
 
 
 class RateLimiter:
@@ -146,13 +158,18 @@ class RateLimiter:
         self._acquire = redis.register_script(_ACQUIRE)
         self._block = redis.register_script(_BLOCK)
 
-    def acquire(self) -> float:
-        """Take a slot, sleeping until it is due; returns the seconds slept."""
+    def reserve(self) -> Slot:
+        """Take the next slot without waiting for it."""
         args = [self.rate, self.capacity, self.recovery]
-        wait = float(self._acquire(keys=[self.key], args=args))
-        if wait > 0:
-            time.sleep(wait)
-        return max(wait, 0.0)
+        now, due = self._acquire(keys=[self.key], args=args)
+        return Slot(due=float(due), wait=max(float(due) - float(now), 0.0))
+
+    def acquire(self) -> Slot:
+        """Take the next slot and sleep until it is due."""
+        slot = self.reserve()
+        if slot.wait > 0:
+            time.sleep(slot.wait)
+        return slot
 
     def block(self, seconds: float) -> None:
         """Hold every process back for ``seconds`` (the vendor said so), then go slower."""

@@ -14,18 +14,15 @@ import pytest
 from sync.crm.http import Backoff, RateLimiter, retry_after_seconds
 
 ROOT = Path(__file__).resolve().parents[3]
-# Each process takes its slots and prints the time each was given for. (The time it
-# woke up would also measure how late a busy machine wakes a sleeper.)
+# Each process takes its slots, sleeping until each is due, and prints when each was
+# due on Redis's clock. (The time it woke up would also measure how late a busy
+# machine wakes a sleeper.)
 _TAKER = """
-import json, sys, time
+import json, sys
 from redis import Redis
 from sync.crm.http import RateLimiter
 limiter = RateLimiter(Redis.from_url(sys.argv[1]), "test:shared", 10, 1.0)
-stamps = []
-for _ in range(int(sys.argv[2])):
-    asked = time.time()
-    stamps.append(asked + limiter.acquire())
-print(json.dumps(stamps))
+print(json.dumps([limiter.acquire().due for _ in range(int(sys.argv[2]))]))
 """
 
 
@@ -52,9 +49,9 @@ def test_a_block_holds_every_caller_back(redis):
 
     limiter.block(0.4)
     started = time.monotonic()
-    limiter.acquire()
+    slot = limiter.acquire()
 
-    assert time.monotonic() - started >= 0.35
+    assert slot.wait >= 0.39 and time.monotonic() - started >= 0.39
 
 
 def test_a_single_caller_is_paced_at_the_share_of_the_limit(redis):
@@ -89,22 +86,17 @@ def test_retry_after_as_an_http_date():
     assert 8 <= retry_after_seconds(formatdate(time.time() + 10, usegmt=True)) <= 10
 
 
-def test_a_429_slows_the_pace_for_every_caller(redis):
+def test_a_429_slows_the_pace_for_every_caller_and_keeps_what_is_owed(redis):
     limiter = RateLimiter(redis, "test:slow", 20, 1.0)
     other_process = RateLimiter(redis, "test:slow", 20, 1.0)
+    before = [other_process.reserve().due for _ in range(20)]
 
-    def span_of(count: int) -> float:
-        """Seconds between the first and the last slot given (not when sleepers woke)."""
-        slots = []
-        for _ in range(count):
-            asked = time.time()
-            slots.append(asked + other_process.acquire())
-        return slots[-1] - slots[0]
-
-    before = span_of(20)
     limiter.block(0)
-    after = span_of(20)
+    after = [other_process.reserve().due for _ in range(20)]
 
-    # 19 slots at 19/s, then 19 at 19 × 0.95/s.
-    assert before == pytest.approx(1.0, abs=0.03)
-    assert after == pytest.approx(1 / 0.95, abs=0.03)
+    # One slot at once and 19 at 19/s. After the 429 the pace is 19 × 0.95/s, and the
+    # 19 slots already lent are still owed: 39 slots from the start at the new pace.
+    slower = 19 * 0.95
+    assert before[-1] - before[0] == pytest.approx(19 / 19, abs=0.02)
+    assert after[0] - before[0] == pytest.approx(20 / slower, abs=0.02)
+    assert after[-1] - before[0] == pytest.approx(39 / slower, abs=0.02)
