@@ -141,6 +141,7 @@ _BLOCK = _SLOWDOWN + _BLOCK_BODY
 class Slot:
     due: float  # on Redis's clock, the same for every process
     wait: float  # seconds from the reservation until it is due
+    taken: float  # when it was reserved, on Redis's clock
 
 
 class RateLimiter:
@@ -162,14 +163,21 @@ class RateLimiter:
         """Take the next slot without waiting for it."""
         args = [self.rate, self.capacity, self.recovery]
         now, due = self._acquire(keys=[self.key], args=args)
-        return Slot(due=float(due), wait=max(float(due) - float(now), 0.0))
+        return Slot(due=float(due), wait=max(float(due) - float(now), 0.0), taken=float(now))
 
     def acquire(self) -> Slot:
-        """Take the next slot and sleep until it is due."""
-        slot = self.reserve()
-        if slot.wait > 0:
-            time.sleep(slot.wait)
-        return slot
+        """Take the next slot and sleep until it is due.
+
+        A 429 seen by another process while this one slept voids the slot: the
+        vendor's window is full, so the request waits for a slot after the block.
+        """
+        while True:
+            slot = self.reserve()
+            if slot.wait > 0:
+                time.sleep(slot.wait)
+            blocked_at = self.redis.hget(self.key, "slow_ts")
+            if blocked_at is None or float(blocked_at) <= slot.taken:
+                return slot
 
     def block(self, seconds: float) -> None:
         """Hold every process back for ``seconds`` (the vendor said so), then go slower."""

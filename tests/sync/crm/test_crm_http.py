@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from email.utils import formatdate
 from pathlib import Path
@@ -100,3 +101,19 @@ def test_a_429_slows_the_pace_for_every_caller_and_keeps_what_is_owed(redis):
     assert before[-1] - before[0] == pytest.approx(19 / 19, abs=0.02)
     assert after[0] - before[0] == pytest.approx(20 / slower, abs=0.02)
     assert after[-1] - before[0] == pytest.approx(39 / slower, abs=0.02)
+
+
+def test_a_slot_taken_before_a_429_is_not_used_after_it(redis):
+    limiter = RateLimiter(redis, "test:void", 10, 1.0)
+    limiter.acquire()  # the next slot is due in about 0.1 s
+    sleeper: list = []
+    waiting = threading.Thread(target=lambda: sleeper.append(limiter.acquire()))
+    waiting.start()
+    time.sleep(0.03)
+    blocked_from = time.time()
+    RateLimiter(redis, "test:void", 10, 1.0).block(0.5)  # another process got a 429
+
+    waiting.join(timeout=5)
+
+    assert time.time() - blocked_from >= 0.45
+    assert sleeper[0].taken > blocked_from  # a fresh slot, taken after the block (same clock)
