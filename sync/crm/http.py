@@ -133,8 +133,29 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((seconds + 600) * 1000))
 return 1
 """
 
+# Called when a sleeper wakes to use its slot. A 429 seen meanwhile voids the slot.
+# A sleeper woken late (a busy machine) sends late, closer to the next slot than the
+# pace allows: the slots not yet handed out move back by as much, so no window on the
+# vendor's side holds more than the pace promised.
+_CONFIRM_BODY = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local taken, due, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'slow', 'slow_ts')
+if (tonumber(state[3]) or 0) > taken then return 'void' end
+local late = now - due
+if late > tolerance and state[1] then
+  local rate = tonumber(ARGV[3]) * (1 - slowdown(state[2], state[3], now, tonumber(ARGV[4])))
+  redis.call('HSET', KEYS[1], 'tokens', tostring(tonumber(state[1]) - late * rate))
+end
+return 'ok'
+"""
+
 _ACQUIRE = _SLOWDOWN + _ACQUIRE_BODY
 _BLOCK = _SLOWDOWN + _BLOCK_BODY
+_CONFIRM = _SLOWDOWN + _CONFIRM_BODY
+# Waking this much late is normal timer slack, not worth a round of bookkeeping.
+LATE_TOLERANCE = 0.005
 
 
 @dataclass(frozen=True)
@@ -158,6 +179,7 @@ class RateLimiter:
         self.recovery = 0.01 / (RECOVERY_WINDOWS * window)  # slowdown shed per second
         self._acquire = redis.register_script(_ACQUIRE)
         self._block = redis.register_script(_BLOCK)
+        self._confirm = redis.register_script(_CONFIRM)
 
     def reserve(self) -> Slot:
         """Take the next slot without waiting for it."""
@@ -169,15 +191,20 @@ class RateLimiter:
         """Take the next slot and sleep until it is due.
 
         A 429 seen by another process while this one slept voids the slot: the
-        vendor's window is full, so the request waits for a slot after the block.
+        vendor's window is full, so the request waits for a slot after the block. A
+        late wake-up moves the slots not yet handed out back by the lateness.
         """
         while True:
             slot = self.reserve()
             if slot.wait > 0:
                 time.sleep(slot.wait)
-            blocked_at = self.redis.hget(self.key, "slow_ts")
-            if blocked_at is None or float(blocked_at) <= slot.taken:
+            if self.confirm(slot):
                 return slot
+
+    def confirm(self, slot: Slot) -> bool:
+        """Whether a slot whose time has come may be used (see `acquire`)."""
+        args = [slot.taken, slot.due, self.rate, self.recovery, LATE_TOLERANCE]
+        return self._confirm(keys=[self.key], args=args) in (b"ok", "ok")
 
     def block(self, seconds: float) -> None:
         """Hold every process back for ``seconds`` (the vendor said so), then go slower."""

@@ -117,3 +117,15 @@ def test_a_slot_taken_before_a_429_is_not_used_after_it(redis):
 
     assert time.time() - blocked_from >= 0.45
     assert sleeper[0].taken > blocked_from  # a fresh slot, taken after the block (same clock)
+
+
+def test_a_late_sender_moves_the_slots_not_yet_handed_out(redis):
+    limiter = RateLimiter(redis, "test:late", 20, 1.0)  # 19 slots a second
+    first, second = limiter.reserve(), limiter.reserve()
+    time.sleep(first.wait + 0.2)  # woken 0.2 s late, as on a busy machine
+
+    assert limiter.confirm(first)
+    third = limiter.reserve()
+
+    assert second.due - first.due == pytest.approx(1 / 19, abs=0.01)
+    assert third.due - second.due == pytest.approx(1 / 19 + 0.2, abs=0.03)
