@@ -135,16 +135,17 @@ return 1
 
 # Called when a sleeper wakes to use its slot. A 429 seen meanwhile voids the slot.
 # A sleeper woken late (a busy machine) sends late, closer to the next slot than the
-# pace allows: the slots not yet handed out move back by as much, so no window on the
-# vendor's side holds more than the pace promised.
+# pace allows. Up to `tolerance` seconds that is what the pace's margin is for; past
+# it, the slots not yet handed out move back by the excess, so no window on the
+# vendor's side holds more than the limit.
 _CONFIRM_BODY = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
 local taken, due, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'slow', 'slow_ts')
 if (tonumber(state[3]) or 0) > taken then return 'void' end
-local late = now - due
-if late > tolerance and state[1] then
+local late = now - due - tolerance
+if late > 0 and state[1] then
   local rate = tonumber(ARGV[3]) * (1 - slowdown(state[2], state[3], now, tonumber(ARGV[4])))
   redis.call('HSET', KEYS[1], 'tokens', tostring(tonumber(state[1]) - late * rate))
 end
@@ -154,8 +155,6 @@ return 'ok'
 _ACQUIRE = _SLOWDOWN + _ACQUIRE_BODY
 _BLOCK = _SLOWDOWN + _BLOCK_BODY
 _CONFIRM = _SLOWDOWN + _CONFIRM_BODY
-# Waking this much late is normal timer slack, not worth a round of bookkeeping.
-LATE_TOLERANCE = 0.005
 
 
 @dataclass(frozen=True)
@@ -177,6 +176,10 @@ class RateLimiter:
         # reach the vendor later than others (a busy machine, a slow connection).
         self.capacity = max(1, math.floor(limit * (1 - PACING_SHARE) / 2))
         self.recovery = 0.01 / (RECOVERY_WINDOWS * window)  # slowdown shed per second
+        # How late a request may reach the vendor without a window holding limit + 1
+        # (52 ms at 10 per 1 s, 420 ms at 100 per 10 s); a late wake-up may use half.
+        slack = (limit + 1 - self.capacity) / self.rate - window
+        self.late_tolerance = max(slack / 2, 0.0)
         self._acquire = redis.register_script(_ACQUIRE)
         self._block = redis.register_script(_BLOCK)
         self._confirm = redis.register_script(_CONFIRM)
@@ -203,7 +206,7 @@ class RateLimiter:
 
     def confirm(self, slot: Slot) -> bool:
         """Whether a slot whose time has come may be used (see `acquire`)."""
-        args = [slot.taken, slot.due, self.rate, self.recovery, LATE_TOLERANCE]
+        args = [slot.taken, slot.due, self.rate, self.recovery, self.late_tolerance]
         return self._confirm(keys=[self.key], args=args) in (b"ok", "ok")
 
     def block(self, seconds: float) -> None:

@@ -128,4 +128,6 @@ def test_a_late_sender_moves_the_slots_not_yet_handed_out(redis):
     third = limiter.reserve()
 
     assert second.due - first.due == pytest.approx(1 / 19, abs=0.01)
-    assert third.due - second.due == pytest.approx(1 / 19 + 0.2, abs=0.03)
+    # Half the margin (21 slots need 20/19 s, 53 ms more than the window) is allowed.
+    excess = 0.2 - (20 / 19 - 1) / 2
+    assert third.due - second.due == pytest.approx(1 / 19 + excess, abs=0.03)
