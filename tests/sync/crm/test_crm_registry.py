@@ -8,7 +8,7 @@ from sync.crm import KINDS, InvalidTarget, Outcome, target_for, validate
 from sync.crm.hubspot import HubSpotTarget
 from tests.sync.crm.conftest import FAST
 from tests.sync.crm.fake_hubspot import TOKEN
-from tests.sync.crm.test_crm_webhook import SECRET, Receiver
+from tests.sync.crm.webhook_receiver import SECRET, Receiver
 
 PIPEDRIVE_KEY = "5f1c1b7a9d0e4c3b2a19f8e7d6c5b4a392817160"
 
