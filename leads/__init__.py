@@ -9,7 +9,15 @@ bp = Blueprint("leads", __name__)
 
 def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
-    from leads import capture_views, import_views, models, views  # noqa: F401  (tables, routes)
+    from leads import (  # noqa: F401  (tables, routes)
+        capture_views,
+        dial_models,
+        dial_views,
+        dnc_views,
+        import_views,
+        models,
+        views,
+    )
     from leads.cli import demo_cli
 
     app.register_blueprint(bp)

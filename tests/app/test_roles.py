@@ -34,6 +34,17 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.detail": ANY,
     "leads.note": ANY,
     "leads.lists": ANY,
+    "leads.dial_home": ANY,
+    "leads.dial_session": ANY,
+    "leads.dial_next": ANY,
+    "leads.dial_dispose": ANY,
+    "leads.dial_skip": ANY,
+    "leads.save_lead_view": ANY,
+    "leads.delete_view": ANY,
+    "leads.dnc_list": ANY,
+    "leads.dnc_add": ANY,
+    "leads.dnc_import": ANY,
+    "leads.dnc_remove": frozenset({Role.ADMIN, Role.MANAGER}),
     "leads.edit_list": IMPORTERS,
     "leads.list_capture": IMPORTERS,
     "leads.imports": IMPORTERS,
@@ -67,6 +78,8 @@ URL_VALUES = {
     "action": "delete",
     "filename": "css/app.css",
     "key": "nope",
+    "view_id": 999_999,
+    "entry_id": 999_999,
 }
 
 
