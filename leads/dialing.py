@@ -85,6 +85,8 @@ def held_lead(user: User, at: datetime | None = None) -> Lead | None:
             Lead.dial_leased_by_id == user.id,
             Lead.workspace_id == user.workspace_id,
             Lead.dial_lease_until >= at,
+            # A contact put on the do-not-contact list leaves the screen at the next step.
+            sa.not_(suppressed()),
         )
     )
 
