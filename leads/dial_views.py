@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 
@@ -54,6 +56,7 @@ def _card(
     error: str = "",
     status: int = 200,
     form: dict | None = None,
+    starting: bool = False,
 ):
     filters = view.filters if view else {}
     place = place_of(lead, current_user.workspace.default_region or "US") if lead else None
@@ -68,9 +71,10 @@ def _card(
         form=form or {},
         outcomes=outcomes(current_user.workspace_id),
         place=place,
-        local_time=describe_local_time(place.zones) if place else None,
+        local_time=describe_local_time(place.zones, utc_now().replace(tzinfo=UTC)) if place else None,
         activities=timeline(lead, limit=30) if lead else [],
-        summary=None if lead else summarize(current_user, filters),
+        # The page first asks for a lead (its load trigger); only an empty claim explains why.
+        summary=None if lead or starting else summarize(current_user, filters),
         due_callbacks=due_callback_count(current_user),
     )
 
@@ -94,7 +98,7 @@ def dial_session():
     """The dial screen: the lead held now, or a request for the next one once the page loads."""
     view = _view()
     lead = held_lead(current_user)
-    response = _card(lead, view)
+    response = _card(lead, view, starting=True)
     db.session.commit()  # seeding the default outcomes on first use
     return response
 
