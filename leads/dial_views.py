@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_login import current_user
 
 from app.access import roles_required
+from app.database import set_read_only
 from app.extensions import db
 from app.forms import parse_id
 from app.htmx import is_htmx, render
@@ -39,6 +40,12 @@ MESSAGES = {
         "Nothing was recorded; here is your current lead."
     ),
 }
+
+
+def _commit() -> None:
+    """Commit the step; the card is then read without holding SQLite's write lock."""
+    db.session.commit()
+    set_read_only(True)
 
 
 def _view() -> SavedView | None:
@@ -109,7 +116,7 @@ def dial_next():
     """Claim the next lead of the view (or return the one already held)."""
     view = _view()
     lead = claim_next(current_user, view.filters if view else {})
-    db.session.commit()
+    _commit()
     return _card(lead, view)
 
 
@@ -129,9 +136,10 @@ def dial_dispose():
         outcome = dispose(current_user, entry)
     except DispositionError as exc:
         db.session.rollback()
+        g.pop("dial_outcomes", None)  # rows seeded in the rolled-back transaction are gone
         return _card(held_lead(current_user), view, error=str(exc), status=422, form=request.form)
     lead = claim_next(current_user, view.filters if view else {})
-    db.session.commit()
+    _commit()
     if outcome.qualified:
         lead_qualified.send(db.session.get(Lead, outcome.lead_id), user_id=current_user.id)
     return _card(lead, view, message=MESSAGES.get(outcome.result, ""))
@@ -151,7 +159,7 @@ def dial_skip():
         message = ""
     else:
         message = MESSAGES[Result.NOT_HELD]
-    db.session.commit()
+    _commit()
     return _card(lead, view, message=message)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import phonenumbers
 import sqlalchemy as sa
+from flask import g, has_request_context
 
 from app.extensions import db
 from app.models import User
@@ -63,6 +64,16 @@ class Rules:
 
     @classmethod
     def for_user(cls, user: User) -> Rules:
+        # Read once per request: a save-and-next asks for them several times.
+        if has_request_context() and (cached := g.get("dial_rules")) is not None:
+            return cached
+        rules = cls._read(user)
+        if has_request_context():
+            g.dial_rules = rules
+        return rules
+
+    @classmethod
+    def _read(cls, user: User) -> Rules:
         row = db.session.get(DialSettings, user.workspace_id) or DialSettings()
         return cls(
             lease=timedelta(minutes=row.lease_minutes or 5),

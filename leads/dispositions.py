@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from flask import g, has_request_context
 
 from app.extensions import db
 from app.models import User
@@ -69,6 +70,16 @@ class Outcome:
 
 def outcomes(workspace_id: int) -> list[DialOutcome]:
     """The workspace's active outcomes by position; seeds the defaults on first use."""
+    # Read once per request: recording the call and drawing the next card both need them.
+    if has_request_context() and (cached := g.get("dial_outcomes")) is not None:
+        return cached
+    rows = _load_outcomes(workspace_id)
+    if has_request_context():
+        g.dial_outcomes = rows
+    return rows
+
+
+def _load_outcomes(workspace_id: int) -> list[DialOutcome]:
     query = (
         sa.select(DialOutcome)
         .where(DialOutcome.workspace_id == workspace_id, DialOutcome.active.is_(True))
@@ -169,15 +180,16 @@ def _record_call(lead, user, outcome, entry, place, at, duration) -> None:
 
 
 def _apply(lead, user, outcome, at, rules, due, note) -> None:
-    lead.dial_attempts += 1
-    lead.dial_last_outcome = outcome.key
-    lead.dial_last_called_at = at
-    lead.dial_lease_token = lead.dial_leased_by_id = lead.dial_lease_until = None
+    # Before the lead's changes, so they go out in one UPDATE rather than two.
     db.session.execute(
         sa.update(Callback)
         .where(Callback.lead_id == lead.id, Callback.done_at.is_(None), Callback.due_at <= at)
         .values(done_at=at)
     )
+    lead.dial_attempts += 1
+    lead.dial_last_outcome = outcome.key
+    lead.dial_last_called_at = at
+    lead.dial_lease_token = lead.dial_leased_by_id = lead.dial_lease_until = None
     if due is not None:
         db.session.add(Callback(lead_id=lead.id, owner_id=user.id, due_at=due, note=note[:500]))
         lead.dial_next_at = due

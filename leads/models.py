@@ -77,6 +77,12 @@ DIAL_QUEUE_INDEXES = (
         sqlite_where=sa.text(RETRY_PREDICATE), postgresql_where=sa.text(RETRY_PREDICATE),
     ),
     sa.Index("ix_leads_dial_lease_token", "dial_lease_token", unique=True),
+    # Who holds what: only leased rows are in it.
+    sa.Index(
+        "ix_leads_dial_leased_by", "dial_leased_by_id",
+        sqlite_where=sa.text("dial_leased_by_id IS NOT NULL"),
+        postgresql_where=sa.text("dial_leased_by_id IS NOT NULL"),
+    ),
 )  # fmt: skip
 
 
