@@ -78,7 +78,9 @@ def _card(
         form=form or {},
         outcomes=outcomes(current_user.workspace_id),
         place=place,
-        local_time=describe_local_time(place.zones, utc_now().replace(tzinfo=UTC)) if place else None,
+        local_time=describe_local_time(place.zones, utc_now().replace(tzinfo=UTC))
+        if place
+        else None,
         activities=timeline(lead, limit=30) if lead else [],
         # The page first asks for a lead (its load trigger); only an empty claim explains why.
         summary=None if lead or starting else summarize(current_user, filters),

@@ -66,8 +66,8 @@ def dnc_import():
     except dnc.DncError as exc:
         return _page(422, import_error=str(exc))
     db.session.commit()
-    flash(f"Added {report.added}, {report.already} already listed, {len(report.rejected)} rejected.",
-          "success" if not report.rejected else "error")  # fmt: skip
+    summary = f"Added {report.added}, {report.already} already listed"
+    flash(f"{summary}, {len(report.rejected)} rejected.", "error" if report.rejected else "success")
     if report.rejected:
         return _page(200, rejected=report.rejected[:100])
     return redirect(url_for("leads.dnc_list"))

@@ -133,7 +133,9 @@ def test_next_opening_is_the_first_callable_minute():
 
 
 def test_workspace_rules_replace_the_defaults():
-    rules = workspace_rules({"default": {"weekday": ["09:00", "17:00"], "weekend": ["10:00", "12:00"]}})
+    rules = workspace_rules(
+        {"default": {"weekday": ["09:00", "17:00"], "weekend": ["10:00", "12:00"]}}
+    )
     assert rules["subdivisions"] == DEFAULT_RULES["subdivisions"]
     assert not is_callable(place_of(NEW_YORK), _utc("2026-01-14 13:30"), rules)
     assert is_callable(place_of(NEW_YORK), _utc("2026-01-14 14:00"), rules)

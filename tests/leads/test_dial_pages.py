@@ -65,9 +65,7 @@ def test_double_submit_records_once_and_says_so(client, caller):
 def test_a_stale_tab_gets_a_message_and_the_current_lead(client, caller, make_user, login, app):
     lead = make_lead(caller, first_name="Held")
     client.post("/dial/next", headers=HX)
-    response = client.post(
-        "/dial/dispose", data={"token": "0" * 32, "outcome": "busy"}, headers=HX
-    )
+    response = client.post("/dial/dispose", data={"token": "0" * 32, "outcome": "busy"}, headers=HX)
     html = response.get_data(as_text=True)
     assert "no longer yours" in html and "Held" in html and lead.id
     assert db.session.scalar(sa.select(sa.func.count(CallAttempt.id))) == 0
@@ -76,11 +74,8 @@ def test_a_stale_tab_gets_a_message_and_the_current_lead(client, caller, make_us
 def test_a_bad_callback_keeps_the_form_with_a_message(client, caller):
     make_lead(caller)
     token = _token(client.post("/dial/next", headers=HX))
-    response = client.post(
-        "/dial/dispose",
-        data={"token": token, "outcome": "call_back", "callback_at": "2026-01-14T22:00", "note": "ring later"},
-        headers=HX,
-    )  # fmt: skip
+    data = {"token": token, "outcome": "call_back", "callback_at": "2026-01-14T22:00"}
+    response = client.post("/dial/dispose", data={**data, "note": "ring later"}, headers=HX)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "outside calling hours" in html and "ring later" in html and "2026-01-14T22:00" in html
@@ -90,7 +85,9 @@ def test_a_bad_callback_keeps_the_form_with_a_message(client, caller):
 def test_the_empty_queue_says_why(client, caller):
     make_lead(caller, area="808")  # 08:00 in Honolulu at OPEN: callable
     la = make_lead(caller, area="213")
-    db.session.add(DoNotContact(workspace_id=caller.workspace_id, kind="phone", value=la.phone_e164))
+    db.session.add(
+        DoNotContact(workspace_id=caller.workspace_id, kind="phone", value=la.phone_e164)
+    )
     token = _token(client.post("/dial/next", headers=HX))
     html = client.post("/dial/dispose", data={"token": token, "outcome": "no_answer"}, headers=HX)
     text = html.get_data(as_text=True)
@@ -120,7 +117,9 @@ def test_dnc_page_add_import_and_manager_only_removal(client, caller, make_user,
     lead = make_lead(caller)
     response = client.post("/dnc", data={"value": lead.phone_raw, "reason": "asked"})
     assert response.status_code == 302
-    assert client.post("/dial/next", headers=HX).get_data(as_text=True).count("No lead to call") == 1
+    assert (
+        client.post("/dial/next", headers=HX).get_data(as_text=True).count("No lead to call") == 1
+    )
     bad = client.post("/dnc", data={"value": "call me maybe"})
     assert bad.status_code == 422 and "call me maybe" in bad.get_data(as_text=True)
     client.post("/dnc/import", data={"entries": "pat@example.com\n+44 20 7946 0000"})
@@ -134,7 +133,9 @@ def test_dnc_page_add_import_and_manager_only_removal(client, caller, make_user,
 
 
 def test_views_save_from_the_leads_page_and_share(app, client, caller, make_user, login):
-    client.post("/views", data={"name": "Tier A", "field": "tier", "field_value": "A", "status": "new"})
+    client.post(
+        "/views", data={"name": "Tier A", "field": "tier", "field_value": "A", "status": "new"}
+    )
     client.post("/views", data={"name": "Mine only", "status": "new", "shared": ""})
     client.post("/views", data={"name": "Team", "status": "new", "shared": "on"})
     views = {v.name: v for v in db.session.scalars(sa.select(SavedView))}

@@ -92,7 +92,9 @@ def test_order_is_due_callbacks_then_fresh_then_retries(caller):
     db.session.commit()
     _, result = _work(caller, "no_answer", at=later)
     assert result.result is Result.RECORDED
-    assert db.session.scalar(sa.select(Callback.done_at).where(Callback.lead_id == callback_lead.id))
+    assert db.session.scalar(
+        sa.select(Callback.done_at).where(Callback.lead_id == callback_lead.id)
+    )
     assert claim_next(caller, {}, at=later).id == fresh.id
     db.session.commit()
     _work(caller, "no_answer", at=later)
@@ -136,7 +138,11 @@ def test_a_disposition_records_once_and_a_stale_token_records_nothing(caller, ma
     db.session.commit()
     call = db.session.scalar(sa.select(CallAttempt))
     assert db.session.scalar(sa.select(sa.func.count(CallAttempt.id))) == 1
-    assert (call.outcome, call.category, call.duration_seconds) == ("conversation", "conversation", 95)
+    assert (call.outcome, call.category, call.duration_seconds) == (
+        "conversation",
+        "conversation",
+        95,
+    )
     assert call.started_at == OPEN - timedelta(seconds=95) and call.lead_local_hour == 12
     assert call.caller_id == caller.id and call.note == "Spoke to her"
     summaries = db.session.scalars(sa.select(Activity.summary).where(Activity.lead_id == lead.id))
@@ -155,7 +161,9 @@ def test_a_callback_in_the_past_or_outside_hours_is_refused(caller, local, messa
     make_lead(caller)
     held = claim_next(caller, {}, at=OPEN)
     with pytest.raises(DispositionError, match=message):
-        dispose(caller, Disposition(held.dial_lease_token, "call_back", callback_local=local), at=OPEN)
+        dispose(
+            caller, Disposition(held.dial_lease_token, "call_back", callback_local=local), at=OPEN
+        )
 
 
 def test_do_not_contact_takes_effect_on_the_very_next_claim(caller, make_user):
@@ -195,7 +203,11 @@ def test_dnc_survives_deleting_the_lead_and_removal_is_audited(caller, make_user
         dnc.remove(entry, manager, " ")
     removal = dnc.remove(entry, manager, "Consent given on the phone")
     db.session.commit()
-    assert (removal.value, removal.added_by_id, removal.removed_by_id) == (number, caller.id, manager.id)
+    assert (removal.value, removal.added_by_id, removal.removed_by_id) == (
+        number,
+        caller.id,
+        manager.id,
+    )
     assert db.session.scalar(sa.select(sa.func.count(dnc.DoNotContact.id))) == 0
 
 
