@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
+from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from flask import Flask
@@ -20,6 +23,8 @@ from app.extensions import db
 # waits for it instead. Read-only requests begin deferred so they never queue
 # behind writers (WAL lets readers run beside one writer).
 _sqlite_begin: ContextVar[str] = ContextVar("sqlite_begin", default="BEGIN IMMEDIATE")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def set_read_only(read_only: bool) -> Token[str]:
@@ -29,6 +34,33 @@ def set_read_only(read_only: bool) -> Token[str]:
 
 def reset_begin_mode(token: Token[str]) -> None:
     _sqlite_begin.reset(token)
+
+
+def begins_deferred(view: Callable[P, R]) -> Callable[P, R]:
+    """Mark a state-changing view that reads first and takes the write lock only
+    around its writes (``write_transaction``): a hot endpoint then holds SQLite's one
+    write lock for its writes, not for the whole request."""
+    view.begins_deferred = True  # type: ignore[attr-defined]
+    return view
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """Run the block in its own transaction begun BEGIN IMMEDIATE, and commit it.
+
+    What the request read so far is committed first; afterwards transactions begin
+    as they did before the block. On an error the block's writes are rolled back.
+    """
+    db.session.commit()
+    token = _sqlite_begin.set("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        _sqlite_begin.reset(token)
 
 
 def configure_engines(app: Flask) -> None:

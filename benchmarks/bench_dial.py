@@ -151,6 +151,17 @@ def build(app, leads: int, callers: int) -> list[int]:
 
 
 def caller(config: dict, session_id: str, seconds: float, results) -> None:
+    times: list[float] = []
+    served: list[int] = []
+    try:
+        work(config, session_id, seconds, times, served)
+    except Exception as exc:  # reported by the parent, whatever it is
+        results.put((times, served, repr(exc)))
+    else:
+        results.put((times, served, None))
+
+
+def work(config: dict, session_id: str, seconds: float, times: list, served: list) -> None:
     app = create_app(config)
     client = app.test_client()
     with client.session_transaction() as session:
@@ -159,7 +170,6 @@ def caller(config: dict, session_id: str, seconds: float, results) -> None:
     page = client.get("/dial/session").get_data(as_text=True)
     headers = {"HX-Request": "true", "X-CSRFToken": _CSRF.search(page).group(1)}
     card = client.post("/dial/next", headers=headers).get_data(as_text=True)
-    times, served = [], []
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         token, lead_id = _TOKEN.search(card), _LEAD_ID.search(card)
@@ -170,9 +180,9 @@ def caller(config: dict, session_id: str, seconds: float, results) -> None:
         began = time.perf_counter()
         response = client.post("/dial/dispose", data=data, headers=headers)
         times.append(time.perf_counter() - began)
-        assert response.status_code == 200, response.status
+        if response.status_code != 200:
+            raise RuntimeError(f"save-and-next answered {response.status}")
         card = response.get_data(as_text=True)
-    results.put((times, served))
 
 
 # -- the baseline -----------------------------------------------------------------
@@ -226,11 +236,14 @@ def main() -> None:
     ]
     for process in processes:
         process.start()
-    times, served = [], []
+    times, served, errors = [], [], []
     for _ in processes:
-        chunk_times, chunk_served = results.get(timeout=args.seconds + 300)
+        chunk_times, chunk_served, error = results.get(timeout=args.seconds + 300)
         times += chunk_times
         served += chunk_served
+        errors += [error] if error else []
+    if errors:
+        sys.exit("callers failed: " + "; ".join(errors))
     for process in processes:
         process.join(timeout=60)
     with app.app_context():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from app.access import roles_required
-from app.database import set_read_only
+from app.database import begins_deferred, write_transaction
 from app.extensions import db
 from app.forms import parse_id
 from app.htmx import is_htmx, render
@@ -40,12 +40,6 @@ MESSAGES = {
         "Nothing was recorded; here is your current lead."
     ),
 }
-
-
-def _commit() -> None:
-    """Commit the step; the card is then read without holding SQLite's write lock."""
-    db.session.commit()
-    set_read_only(True)
 
 
 def _view() -> SavedView | None:
@@ -107,23 +101,30 @@ def dial_session():
     """The dial screen: the lead held now, or a request for the next one once the page loads."""
     view = _view()
     lead = held_lead(current_user)
-    response = _card(lead, view, starting=True)
-    db.session.commit()  # seeding the default outcomes on first use
-    return response
+    return _card(lead, view, starting=True)
+
+
+def _warm_up() -> None:
+    """Read the workspace's rules and outcomes before taking the write lock."""
+    Rules.for_user(current_user)
+    outcomes(current_user.workspace_id)
 
 
 @bp.post("/dial/next")
 @roles_required()
+@begins_deferred
 def dial_next():
     """Claim the next lead of the view (or return the one already held)."""
     view = _view()
-    lead = claim_next(current_user, view.filters if view else {})
-    _commit()
+    _warm_up()
+    with write_transaction():
+        lead = claim_next(current_user, view.filters if view else {})
     return _card(lead, view)
 
 
 @bp.post("/dial/dispose")
 @roles_required()
+@begins_deferred
 def dial_dispose():
     """Record the call's outcome and bring the next lead, in one swap."""
     view = _view()
@@ -134,14 +135,13 @@ def dial_dispose():
         duration_seconds=parse_id(request.form.get("duration")) or 0,
         callback_local=request.form.get("callback_at", ""),
     )
+    _warm_up()
     try:
-        outcome = dispose(current_user, entry)
+        with write_transaction():
+            outcome = dispose(current_user, entry)
+            lead = claim_next(current_user, view.filters if view else {})
     except DispositionError as exc:
-        db.session.rollback()
-        g.pop("dial_outcomes", None)  # rows seeded in the rolled-back transaction are gone
         return _card(held_lead(current_user), view, error=str(exc), status=422, form=request.form)
-    lead = claim_next(current_user, view.filters if view else {})
-    _commit()
     if outcome.qualified:
         lead_qualified.send(db.session.get(Lead, outcome.lead_id), user_id=current_user.id)
     return _card(lead, view, message=MESSAGES.get(outcome.result, ""))
@@ -149,19 +149,20 @@ def dial_dispose():
 
 @bp.post("/dial/skip")
 @roles_required()
+@begins_deferred
 def dial_skip():
     """Put the held lead back for later without a call, and bring the next one."""
     view = _view()
-    lead = held_lead(current_user)
-    token = request.form.get("token", "")
-    if lead is not None and lead.dial_lease_token == token:
-        release(lead, until=utc_now() + Rules.for_user(current_user).recent)
-        db.session.flush()
-        lead = claim_next(current_user, view.filters if view else {})
-        message = ""
-    else:
-        message = MESSAGES[Result.NOT_HELD]
-    _commit()
+    _warm_up()
+    message, token = "", request.form.get("token", "")
+    with write_transaction():
+        lead = held_lead(current_user)
+        if lead is not None and lead.dial_lease_token == token:
+            release(lead, until=utc_now() + Rules.for_user(current_user).recent)
+            db.session.flush()
+            lead = claim_next(current_user, view.filters if view else {})
+        else:
+            message = MESSAGES[Result.NOT_HELD]
     return _card(lead, view, message=message)
 
 

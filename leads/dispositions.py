@@ -69,7 +69,7 @@ class Outcome:
 
 
 def outcomes(workspace_id: int) -> list[DialOutcome]:
-    """The workspace's active outcomes by position; seeds the defaults on first use."""
+    """The workspace's active outcomes by position, or the defaults when it has none stored."""
     # Read once per request: recording the call and drawing the next card both need them.
     if has_request_context() and (cached := g.get("dial_outcomes")) is not None:
         return cached
@@ -80,33 +80,33 @@ def outcomes(workspace_id: int) -> list[DialOutcome]:
 
 
 def _load_outcomes(workspace_id: int) -> list[DialOutcome]:
-    query = (
-        sa.select(DialOutcome)
-        .where(DialOutcome.workspace_id == workspace_id, DialOutcome.active.is_(True))
-        .order_by(DialOutcome.position)
+    rows = list(
+        db.session.scalars(
+            sa.select(DialOutcome)
+            .where(DialOutcome.workspace_id == workspace_id, DialOutcome.active.is_(True))
+            .order_by(DialOutcome.position)
+        )
     )
-    rows = list(db.session.scalars(query))
-    if not rows and not db.session.scalar(
-        sa.select(DialOutcome.id).where(DialOutcome.workspace_id == workspace_id).limit(1)
-    ):
-        seed_outcomes(workspace_id)
-        rows = list(db.session.scalars(query))
-    return rows
+    return rows or default_outcomes(workspace_id)
 
 
-def seed_outcomes(workspace_id: int) -> None:
-    for position, (key, label, category, retry, status, flag) in enumerate(DEFAULT_OUTCOMES, 1):
-        db.session.add(
-            DialOutcome(
-                workspace_id=workspace_id, key=key, label=label, category=category.value,
-                position=position, retry_minutes=retry,
-                new_status=status.value if status else None,
-                do_not_contact=flag == "dnc", needs_callback=flag == "callback",
-                qualifies=flag == "qualify",
-                cadence_event="voicemail_left" if flag == "cadence" else None,
-            )
+def default_outcomes(workspace_id: int) -> list[DialOutcome]:
+    """The outcomes a workspace has until it stores its own (not added to the session).
+
+    Calls keep the outcome's key and category, not a row id, so nothing needs them
+    stored, and a read-only request can show them without writing.
+    """
+    return [
+        DialOutcome(
+            workspace_id=workspace_id, key=key, label=label, category=category.value,
+            position=position, retry_minutes=retry,
+            new_status=status.value if status else None,
+            do_not_contact=flag == "dnc", needs_callback=flag == "callback",
+            qualifies=flag == "qualify",
+            cadence_event="voicemail_left" if flag == "cadence" else None, active=True,
         )  # fmt: skip
-    db.session.flush()
+        for position, (key, label, category, retry, status, flag) in enumerate(DEFAULT_OUTCOMES, 1)
+    ]
 
 
 def callback_time(place: Place, text: str, at: datetime, rules: Rules) -> datetime:

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from app.database import insert_ignoring_duplicates
 from app.extensions import db
 from app.models import User
 from leads.dial_models import DncRemoval
@@ -50,9 +49,7 @@ def _insert_ignoring_duplicates(rows: list[dict]) -> int:
     """Insert entries; ones already listed stay as they are. Returns how many were new."""
     if not rows:
         return 0
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(DoNotContact).values(rows).on_conflict_do_nothing()
+    statement = insert_ignoring_duplicates(DoNotContact.__table__).values(rows)
     # Counting returned ids: rowcount is not reliable with RETURNING on every driver.
     return len(db.session.execute(statement.returning(DoNotContact.id)).all())
 
