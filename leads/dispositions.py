@@ -65,7 +65,11 @@ class Disposition:
 class Outcome:
     result: Result
     lead_id: int | None = None
-    qualified: bool = False
+    recorded: DialOutcome | None = None
+
+    @property
+    def qualified(self) -> bool:
+        return bool(self.recorded and self.recorded.qualifies)
 
 
 def outcomes(workspace_id: int) -> list[DialOutcome]:
@@ -155,7 +159,7 @@ def dispose(user: User, entry: Disposition, at: datetime | None = None) -> Outco
     duration = min(max(entry.duration_seconds, 0), MAX_CALL_SECONDS)
     _record_call(lead, user, outcome, entry, place, at, duration)
     _apply(lead, user, outcome, at, rules, due, entry.note)
-    return Outcome(Result.RECORDED, lead.id, qualified=outcome.qualifies)
+    return Outcome(Result.RECORDED, lead.id, outcome)
 
 
 def _record_call(lead, user, outcome, entry, place, at, duration) -> None:

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import Role
 from leads.dial_models import CallAttempt, DncRemoval, SavedView
 from leads.models import DoNotContact, Lead
-from leads.signals import lead_qualified
+from leads.signals import call_logged, lead_qualified
 from tests.leads.dial_factories import OPEN, make_lead
 
 HX = {"HX-Request": "true"}
@@ -98,19 +98,30 @@ def test_the_empty_queue_says_why(client, caller):
 
 def test_qualifying_announces_the_lead_after_commit(client, caller):
     lead = make_lead(caller)
-    heard = []
+    make_lead(caller)
+    heard, calls = [], []
 
     def listener(sender, user_id):
-        # Announced after commit: a fresh connection sees the new status.
-        heard.append((sender.id, user_id, sender.status))
+        # Announced after commit: another connection sees the new status.
+        with db.engine.connect() as connection:
+            status = connection.scalar(sa.select(Lead.status).where(Lead.id == sender.id))
+        heard.append((sender.id, user_id, status))
+
+    def call_listener(sender, **details):
+        calls.append((sender.id, details["outcome"], details["cadence_event"]))
 
     lead_qualified.connect(listener)
+    call_logged.connect(call_listener)
     try:
         token = _token(client.post("/dial/next", headers=HX))
         client.post("/dial/dispose", data={"token": token, "outcome": "qualified"}, headers=HX)
+        token = _token(client.post("/dial/next", headers=HX))
+        client.post("/dial/dispose", data={"token": token, "outcome": "voicemail"}, headers=HX)
     finally:
         lead_qualified.disconnect(listener)
+        call_logged.disconnect(call_listener)
     assert heard == [(lead.id, caller.id, "qualified")]
+    assert calls == [(lead.id, "qualified", None), (lead.id + 1, "voicemail", "voicemail_left")]
 
 
 def test_dnc_page_add_import_and_manager_only_removal(client, caller, make_user, login):
