@@ -236,16 +236,19 @@ def summarize(user: User, filters: dict[str, str], at: datetime | None = None) -
         Lead.diallable.is_(True), Lead.dial_done.is_(False), lease_free(at)
     )
     due = open_now.where(sa.or_(Lead.dial_next_at.is_(None), Lead.dial_next_at <= at))
-    waiting, opening = 0, None
+    waiting, openings = 0, {}
     rows = db.session.execute(
         due.where(sa.not_(suppressed())).with_only_columns(*_PLACE_COLUMNS).limit(SUMMARY_CAP)
     )
     for row in rows:
         place = place_of(row, rules.default_country)
-        if not is_callable(place, at, rules.calling_hours):
+        # Leads share a handful of places: work each one out once.
+        if place not in openings:
+            openings[place] = next_opening(place, at, rules.calling_hours)
+        if openings[place] != at:
             waiting += 1
-            when = next_opening(place, at, rules.calling_hours)
-            opening = min(opening or when, when) if when else opening
+    later_openings = [when for when in openings.values() if when is not None and when != at]
+    opening = min(later_openings, default=None)
     later = open_now.where(Lead.dial_next_at > at).with_only_columns(Lead.dial_next_at)
     return QueueSummary(
         waiting_for_hours=waiting,

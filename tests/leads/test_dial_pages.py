@@ -161,3 +161,17 @@ def test_views_save_from_the_leads_page_and_share(app, client, caller, make_user
     assert colleague.get(f"/dial/session?view={views['Mine only'].id}").status_code == 404
     assert colleague.post(f"/views/{views['Team'].id}/delete").status_code == 404
     assert db.session.get(Lead, gold.id).dial_leased_by_id == caller.id
+
+
+def test_callbacks_are_listed_with_overdue_ones_marked(client, caller, app, monkeypatch):
+    make_lead(caller, first_name="Callme")
+    token = _token(client.post("/dial/next", headers=HX))
+    data = {"token": token, "outcome": "call_back", "callback_at": "2026-01-14T14:00"}
+    client.post("/dial/dispose", data=data, headers=HX)
+    home = client.get("/dial").get_data(as_text=True)
+    assert "Callme" in home and "0 due" in home and "overdue" not in home
+    monkeypatch.setitem(app.config, "DIAL_NOW", "2026-01-14T19:30:00")
+    home = client.get("/dial").get_data(as_text=True)
+    assert "1 due" in home and "overdue" in home
+    card = client.post("/dial/next", headers=HX).get_data(as_text=True)
+    assert "Callme" in card and "1 callback due" in card
