@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import sqlalchemy as sa
 from flask import g, has_request_context
@@ -94,11 +95,13 @@ def _load_outcomes(workspace_id: int) -> list[DialOutcome]:
     return rows or default_outcomes(workspace_id)
 
 
+@lru_cache(maxsize=64)
 def default_outcomes(workspace_id: int) -> list[DialOutcome]:
     """The outcomes a workspace has until it stores its own (not added to the session).
 
     Calls keep the outcome's key and category, not a row id, so nothing needs them
-    stored, and a read-only request can show them without writing.
+    stored, and a read-only request can show them without writing. Built once per
+    workspace: they are never added to a session nor changed.
     """
     return [
         DialOutcome(

@@ -6,6 +6,7 @@ import and capture carrying the same contact, whatever the lead's fate.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -148,3 +149,23 @@ def recent_removals(workspace_id: int, limit: int = 50) -> list[DncRemoval]:
             .limit(limit)
         )
     )
+
+
+def export_rows(workspace_id: int) -> Iterator[list[str]]:
+    """Every entry as CSV rows (header first), read in id order in chunks."""
+    yield ["kind", "value", "reason", "added_at"]
+    last = 0
+    while True:
+        chunk = list(
+            db.session.scalars(
+                sa.select(DoNotContact)
+                .where(DoNotContact.workspace_id == workspace_id, DoNotContact.id > last)
+                .order_by(DoNotContact.id)
+                .limit(1000)
+            )
+        )
+        if not chunk:
+            return
+        for entry in chunk:
+            yield [entry.kind, entry.value, entry.reason or "", entry.created_at.isoformat()]
+        last = chunk[-1].id

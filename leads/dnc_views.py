@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+import csv
+import io
+from collections.abc import Iterator
+
+from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
 from app.access import roles_required
@@ -10,6 +14,7 @@ from app.extensions import db
 from app.htmx import render
 from app.models import Role
 from leads import bp, dnc
+from leads.export import safe_cell
 from leads.models import DoNotContact
 
 DNC_MANAGERS = (Role.ADMIN, Role.MANAGER)
@@ -32,6 +37,28 @@ def _page(status: int = 200, **form):
 def dnc_list():
     """The do-not-contact list, newest first, with removals and who made them."""
     return _page()
+
+
+@bp.get("/dnc/export.csv")
+@roles_required()
+def dnc_export():
+    """The whole list as a CSV download."""
+    rows = dnc.export_rows(current_user.workspace_id)
+    body = stream_with_context(_csv_lines(rows))
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="do-not-contact.csv"',
+        "Cache-Control": "no-store",
+    })  # fmt: skip
+
+
+def _csv_lines(rows) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow([safe_cell(value) for value in row])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
 
 
 @bp.post("/dnc")

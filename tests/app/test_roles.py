@@ -42,6 +42,7 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.save_lead_view": ANY,
     "leads.delete_view": ANY,
     "leads.dnc_list": ANY,
+    "leads.dnc_export": ANY,
     "leads.dnc_add": ANY,
     "leads.dnc_import": ANY,
     "leads.dnc_remove": frozenset({Role.ADMIN, Role.MANAGER}),

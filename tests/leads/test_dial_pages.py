@@ -175,3 +175,14 @@ def test_callbacks_are_listed_with_overdue_ones_marked(client, caller, app, monk
     assert "1 due" in home and "overdue" in home
     card = client.post("/dial/next", headers=HX).get_data(as_text=True)
     assert "Callme" in card and "1 callback due" in card
+
+
+def test_dnc_list_exports_as_csv(client, caller):
+    entries = "+1 212 555 0142\npat@example.com"
+    client.post("/dnc/import", data={"entries": entries, "reason": "=cmd"})
+    response = client.get("/dnc/export.csv")
+    lines = response.get_data(as_text=True).splitlines()
+    assert response.mimetype == "text/csv" and lines[0] == "kind,value,reason,added_at"
+    # Cells a spreadsheet would run as formulas are marked as text, as the leads export does.
+    assert lines[1].startswith("phone,'+12125550142,'=cmd,")
+    assert lines[2].startswith("email,pat@example.com,'=cmd,")
