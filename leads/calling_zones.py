@@ -6,6 +6,8 @@ stricter calling hours apply (from the address, or the area code's state).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from phonenumbers import geocoder
 
@@ -83,9 +85,13 @@ def country_zones(country: str | None) -> tuple[str, ...]:
     """Every zone a country's phones may ring in, for when nothing narrower is known."""
     if country in _SUBDIVISIONS:
         return tuple(sorted({z for _, zones in _SUBDIVISIONS[country].values() for z in zones}))
-    if not country:
-        return ()
-    example = phonenumbers.example_number(country)
+    return calling_code_zones(country)
+
+
+@lru_cache(maxsize=256)
+def calling_code_zones(country: str | None) -> tuple[str, ...]:
+    """Every zone phonenumbers knows for the country's calling code (+1: all of North America)."""
+    example = phonenumbers.example_number(country) if country else None
     if example is None:
         return ()
     zones = phonenumbers.timezone._country_level_time_zones_for_number(example)

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-import phonenumbers
 import sqlalchemy as sa
 from flask import g, has_request_context
 
@@ -35,7 +34,7 @@ from leads.calling_hours import (
     utc_now,
     workspace_rules,
 )
-from leads.calling_zones import CA_PROVINCES, US_STATES, country_zones
+from leads.calling_zones import CA_PROVINCES, US_STATES, calling_code_zones
 from leads.dial_models import Callback, DialSettings
 from leads.dnc import suppressed
 from leads.models import FRESH_PREDICATE, RETRY_PREDICATE, Lead
@@ -106,14 +105,7 @@ def held_lead(user: User, at: datetime | None = None) -> Lead | None:
 def _zone_universe() -> tuple[str, ...]:
     """Zones North American leads ring in: the ones worth excluding in SQL."""
     zones = {z for table in (US_STATES, CA_PROVINCES) for _, zs in table.values() for z in zs}
-    return tuple(sorted(zones.union(country_zones("US"), _nanp_zones())))
-
-
-@lru_cache(maxsize=1)
-def _nanp_zones() -> tuple[str, ...]:
-    example = phonenumbers.example_number("US")
-    zones = phonenumbers.timezone._country_level_time_zones_for_number(example)
-    return tuple(zone for zone in zones if zone != "Etc/Unknown")
+    return tuple(sorted(zones.union(calling_code_zones("US"))))
 
 
 @lru_cache(maxsize=64)

@@ -105,12 +105,18 @@ def default_outcomes(workspace_id: int) -> list[DialOutcome]:
     """
     return [
         DialOutcome(
-            workspace_id=workspace_id, key=key, label=label, category=category.value,
-            position=position, retry_minutes=retry,
+            workspace_id=workspace_id,
+            key=key,
+            label=label,
+            category=category.value,
+            position=position,
+            retry_minutes=retry,
             new_status=status.value if status else None,
-            do_not_contact=flag == "dnc", needs_callback=flag == "callback",
+            do_not_contact=flag == "dnc",
+            needs_callback=flag == "callback",
             qualifies=flag == "qualify",
-            cadence_event="voicemail_left" if flag == "cadence" else None, active=True,
+            cadence_event="voicemail_left" if flag == "cadence" else None,
+            active=True,
         )  # fmt: skip
         for position, (key, label, category, retry, status, flag) in enumerate(DEFAULT_OUTCOMES, 1)
     ]
