@@ -140,7 +140,8 @@ def dial_dispose():
     try:
         with write_transaction():
             outcome = dispose(current_user, entry)
-            lead = claim_next(current_user, view.filters if view else {})
+            recorded = outcome.result is Result.RECORDED
+            lead = claim_next(current_user, view.filters if view else {}, holds_none=recorded)
     except DispositionError as exc:
         return _card(held_lead(current_user), view, error=str(exc), status=422, form=request.form)
     _announce(outcome)
@@ -149,7 +150,7 @@ def dial_dispose():
 
 def _announce(outcome: Outcome) -> None:
     """Tell the packages above what the committed call did."""
-    if outcome.recorded is None:
+    if outcome.recorded is None or not (call_logged.receivers or lead_qualified.receivers):
         return
     called = db.session.get(Lead, outcome.lead_id)
     recorded = outcome.recorded

@@ -179,13 +179,17 @@ def _take(lead_id: int, user: User, at: datetime, rules: Rules) -> bool:
     return result.rowcount == 1
 
 
-def claim_next(user: User, filters: dict[str, str], at: datetime | None = None) -> Lead | None:
+def claim_next(
+    user: User, filters: dict[str, str], at: datetime | None = None, holds_none: bool = False
+) -> Lead | None:
     """The lead the user should call now, leased to them; the held one if they have one.
 
-    The caller commits (that ends the lock that made the claim exclusive).
+    ``holds_none`` skips looking for a held lead (the user just dispositioned the
+    only one they held). The caller commits: that ends the lock that made the
+    claim exclusive.
     """
     at = at or utc_now()
-    if (lead := held_lead(user, at)) is not None:
+    if not holds_none and (lead := held_lead(user, at)) is not None:
         return lead
     rules = Rules.for_user(user)
     for step in _steps(user, filters, at, rules):
