@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -54,13 +55,41 @@ def write_transaction() -> Iterator[None]:
     db.session.commit()
     token = _sqlite_begin.set("BEGIN IMMEDIATE")
     try:
-        yield
-        db.session.commit()
+        with _writer_queue():
+            yield
+            db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
     finally:
         _sqlite_begin.reset(token)
+
+
+# Per process: a forked child must open its own, as a shared open file shares the flock.
+_lock_files: dict[tuple[int, str], int] = {}
+
+
+@contextmanager
+def _writer_queue() -> Iterator[None]:
+    """On SQLite, wait for the write lock in a kernel file lock rather than SQLite's busy loop.
+
+    SQLite's busy handler sleeps in growing steps (up to 100 ms) and retries, so
+    under steady contention some writers keep losing: seconds-long tails. A flock
+    wakes the next waiter as soon as the lock is let go.
+    """
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        yield
+        return
+    key = (os.getpid(), f"{url.database}-writers")
+    if key not in _lock_files:
+        _lock_files[key] = os.open(key[1], os.O_RDWR | os.O_CREAT, 0o600)
+    descriptor = _lock_files[key]
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
 
 
 def configure_engines(app: Flask) -> None:

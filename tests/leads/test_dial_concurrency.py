@@ -7,6 +7,7 @@ import multiprocessing
 import sqlalchemy as sa
 
 from app import create_app
+from app.database import write_transaction
 from app.extensions import db
 from app.models import Role, User
 from leads.dial_models import CallAttempt
@@ -24,13 +25,15 @@ def _caller(config: dict, user_id: int, served, errors) -> None:
         user = db.session.get(User, user_id)
         while True:
             try:
-                lead = claim_next(user, {}, at=OPEN)
-                db.session.commit()
+                # The write transaction the dial endpoints use, file-lock queue included.
+                with write_transaction():
+                    lead = claim_next(user, {}, at=OPEN)
+                    token = lead.dial_lease_token if lead else None
                 if lead is None:
                     return
                 served.put(lead.id)
-                dispose(user, Disposition(lead.dial_lease_token, "not_interested"), at=OPEN)
-                db.session.commit()
+                with write_transaction():
+                    dispose(user, Disposition(token, "not_interested"), at=OPEN)
             except Exception as exc:  # reported by the test, whatever it is
                 db.session.rollback()
                 errors.put(repr(exc))
