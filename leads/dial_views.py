@@ -11,7 +11,7 @@ from app.access import roles_required
 from app.database import begins_deferred, write_transaction
 from app.extensions import db
 from app.forms import parse_id
-from app.htmx import is_htmx, render
+from app.htmx import hx_redirect, is_htmx, render
 from leads import bp
 from leads.calling_hours import place_of, utc_now
 from leads.dial_models import SavedView
@@ -192,10 +192,11 @@ def save_lead_view():
         )
     except ViewError as exc:
         flash(str(exc), "error")
-        return redirect(url_for("leads.index", **filters))
-    db.session.commit()
-    flash(f"Saved the view {view.name}.", "success")
-    return redirect(url_for("leads.dial_home") if is_htmx() else url_for("leads.index", **filters))
+    else:
+        db.session.commit()
+        flash(f"Saved the view {view.name}; dial it from Dial.", "success")
+    back = url_for("leads.index", **filters)
+    return hx_redirect(back) if is_htmx() else redirect(back)
 
 
 @bp.post("/views/<int:view_id>/delete")

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from app.extensions import db
 from app.models import Role, User
 from leads.calling_hours import is_callable, place_of
-from leads.dial_models import CallAttempt
+from leads.dial_models import CallAttempt, SavedView
 from leads.models import Lead, LeadStatus
 from leads.normalize import normalize_phone
 from tests.conftest import PASSWORD
@@ -143,3 +143,18 @@ def test_dial_screen_fits_a_tablet_with_touch_targets(
         "els => els.filter(e => e.getBoundingClientRect().height < 40).map(e => e.textContent)",
     )
     assert small == []
+
+
+def test_a_view_saved_after_filtering_keeps_the_filters_shown(
+    page: Page, make_user: MakeUser
+) -> None:
+    _sign_in(page, _caller_with_leads(make_user, ["Gil"]))
+    with page.expect_response(lambda r: "status=contacted" in r.url):
+        page.locator("form[role=search] select[name=status]").select_option("contacted")
+    page.get_by_text("Save as view").click()
+    page.get_by_placeholder("View name").fill("Contacted")
+    page.get_by_role("button", name="Save view").click()
+    expect(page.locator(".flashes")).to_contain_text("Saved the view Contacted")
+    filters = db.session.scalar(sa.select(SavedView.filters).where(SavedView.name == "Contacted"))
+    db.session.close()
+    assert filters == {"status": "contacted"}
