@@ -80,7 +80,9 @@ def register_blueprints(app: Flask) -> None:
 def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def begin_mode() -> None:
-        g.begin_mode_token = set_read_only(request.method in SAFE_METHODS)
+        view = app.view_functions.get(request.endpoint or "")
+        deferred = request.method in SAFE_METHODS or getattr(view, "begins_deferred", False)
+        g.begin_mode_token = set_read_only(deferred)
 
     @app.teardown_request
     def end_begin_mode(_exc: BaseException | None) -> None:

@@ -11,6 +11,9 @@ def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
     from leads import (  # noqa: F401  (tables, routes)
         capture_views,
+        dial_models,
+        dial_views,
+        dnc_views,
         import_views,
         models,
         rotation_models,

@@ -55,12 +55,17 @@ class _DriverInsert:
     names: tuple[str, ...]  # the parameters in the order the statement takes them
     positional: bool
     processors: tuple[Callable[[Any], Any] | None, ...]  # each column type's converter
+    # Columns the statement adds for their Python-side defaults (queue and rotation
+    # state a new lead starts with), with those defaults.
+    defaults: dict[str, Any]
 
     def rows(
         self, columns: list[dict[str, Any]], fixed: tuple[Any, ...]
     ) -> list[tuple[Any, ...]] | list[dict[str, Any]]:
         """Driver parameters for new leads: each one's IMPORTED_COLUMNS, then ``fixed``."""
-        converted = dict(zip(NEW_LEAD_COLUMNS[len(IMPORTED_COLUMNS) :], fixed, strict=True))
+        converted = self.defaults | dict(
+            zip(NEW_LEAD_COLUMNS[len(IMPORTED_COLUMNS) :], fixed, strict=True)
+        )
         getters = []
         for name, process in zip(self.names, self.processors, strict=True):
             if name in converted:
@@ -91,4 +96,9 @@ def _lead_insert(dialect: sa.Dialect) -> _DriverInsert:
     processors = tuple(
         table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
     )
-    return _DriverInsert(compiled.string, names, compiled.positional, processors)
+    defaults = {
+        name: table.c[name].default.arg for name in names if name not in NEW_LEAD_COLUMNS
+    }
+    if any(callable(value) for value in defaults.values()):
+        raise TypeError(f"Lead columns need a value per row from the import: {defaults}")
+    return _DriverInsert(compiled.string, names, compiled.positional, processors, defaults)

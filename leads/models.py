@@ -57,6 +57,38 @@ def display_name(lead: Any) -> str:
     return name or lead.company or lead.email or lead.phone_raw or f"Lead #{lead.id}"
 
 
+# Claim-next walks only the rows still in the queue: a plain index would make every
+# claim step over all the leads already worked (64 ms a claim after 50k calls versus
+# 18 µs). The predicates are literal SQL so a query repeating them can use the index.
+FRESH_PREDICATE = "dial_attempts = 0 AND dial_done = false"
+RETRY_PREDICATE = "dial_attempts > 0 AND dial_done = false"
+DIAL_QUEUE_INDEXES = (
+    sa.Index(
+        "ix_leads_dial_fresh_owner", "workspace_id", "owner_id", "id",
+        sqlite_where=sa.text(FRESH_PREDICATE), postgresql_where=sa.text(FRESH_PREDICATE),
+    ),
+    sa.Index(
+        "ix_leads_dial_fresh", "workspace_id", "id",
+        sqlite_where=sa.text(FRESH_PREDICATE), postgresql_where=sa.text(FRESH_PREDICATE),
+    ),
+    sa.Index(
+        "ix_leads_dial_retry_owner", "workspace_id", "owner_id", "dial_next_at",
+        sqlite_where=sa.text(RETRY_PREDICATE), postgresql_where=sa.text(RETRY_PREDICATE),
+    ),
+    sa.Index(
+        "ix_leads_dial_retry", "workspace_id", "dial_next_at",
+        sqlite_where=sa.text(RETRY_PREDICATE), postgresql_where=sa.text(RETRY_PREDICATE),
+    ),
+    sa.Index("ix_leads_dial_lease_token", "dial_lease_token", unique=True),
+    # Who holds what: only leased rows are in it.
+    sa.Index(
+        "ix_leads_dial_leased_by", "dial_leased_by_id",
+        sqlite_where=sa.text("dial_leased_by_id IS NOT NULL"),
+        postgresql_where=sa.text("dial_leased_by_id IS NOT NULL"),
+    ),
+)  # fmt: skip
+
+
 class LeadList(db.Model):
     __tablename__ = "lead_lists"
     __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
@@ -96,6 +128,7 @@ class Lead(db.Model):
             sa.Index(f"ix_leads_search_{name}", "workspace_id", sa.func.lower(sa.text(name)))
             for name in ("first_name", "last_name", "full_name", "company")
         ),
+        *DIAL_QUEUE_INDEXES,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -154,6 +187,17 @@ class Lead(db.Model):
     rotation_rule_id: Mapped[int | None]
     rotation_count: Mapped[int] = mapped_column(default=0, server_default="0")
     escalated_at: Mapped[datetime | None]
+    # The dial queue's state (leads.dialing). The lease token is handed to the
+    # caller who holds the lead and names the claim a disposition answers.
+    dial_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    dial_last_outcome: Mapped[str | None] = mapped_column(sa.String(40))
+    dial_last_called_at: Mapped[datetime | None]
+    dial_next_at: Mapped[datetime | None]
+    dial_done: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    dial_lease_token: Mapped[str | None] = mapped_column(sa.String(32))
+    # No foreign key: SQLite cannot add one to the existing table (see 0005's migration).
+    dial_leased_by_id: Mapped[int | None]
+    dial_lease_until: Mapped[datetime | None]
 
     owner: Mapped[User | None] = relationship()
     lead_list: Mapped[LeadList | None] = relationship()

@@ -19,3 +19,8 @@ import_finished = _signals.signal("import-finished")
 # and committed, with the Lead as sender and user_id= of who qualified it. The
 # hand-off to the pipeline listens.
 lead_qualified = _signals.signal("lead-qualified")
+
+# Sent after a dial disposition is committed, with the Lead as sender and
+# user_id=, outcome= (its key), category= and cadence_event= (None when the
+# outcome names none). Cadences listen for their events; metrics read calls.
+call_logged = _signals.signal("call-logged")

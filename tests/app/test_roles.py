@@ -39,6 +39,18 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.detail": ANY,
     "leads.note": ANY,
     "leads.lists": ANY,
+    "leads.dial_home": ANY,
+    "leads.dial_session": ANY,
+    "leads.dial_next": ANY,
+    "leads.dial_dispose": ANY,
+    "leads.dial_skip": ANY,
+    "leads.save_lead_view": ANY,
+    "leads.delete_view": ANY,
+    "leads.dnc_list": ANY,
+    "leads.dnc_export": ANY,
+    "leads.dnc_add": ANY,
+    "leads.dnc_import": ANY,
+    "leads.dnc_remove": frozenset({Role.ADMIN, Role.MANAGER}),
     "leads.edit_list": IMPORTERS,
     "leads.list_capture": IMPORTERS,
     "leads.imports": IMPORTERS,
@@ -121,6 +133,8 @@ URL_VALUES = {
     "task_id": 999_999,
     "rule_id": 999_999,
     "period_id": 999_999,
+    "view_id": 999_999,
+    "entry_id": 999_999,
 }
 
 

@@ -1,0 +1,160 @@
+"""A caller works the dial queue in a real browser, by keyboard alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Page, expect
+
+from app.extensions import db
+from app.models import Role, User
+from leads.calling_hours import is_callable, place_of
+from leads.dial_models import CallAttempt, SavedView
+from leads.models import Lead, LeadStatus
+from leads.normalize import normalize_phone
+from tests.conftest import PASSWORD
+
+if TYPE_CHECKING:  # only for annotations: importing a conftest again would run it twice
+    from tests.e2e.conftest import ConsoleLog, NewContext
+
+pytestmark = pytest.mark.e2e
+
+MakeUser = Callable[..., User]
+# Numbers around the world, so some lead is inside calling hours whenever the test runs.
+PREFIXES = (
+    "+1 212 555 01", "+1 312 555 01", "+1 213 555 01", "+1 808 555 01", "+44 20 7946 00",
+    "+49 30 901820", "+81 3 1234 56", "+61 2 9876 54", "+91 22 2345 67", "+55 11 2345 67",
+)  # fmt: skip
+
+
+def _callable_prefix() -> str:
+    """A prefix whose zone stays inside calling hours for the next half hour."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for prefix in PREFIXES:
+        phone = normalize_phone(f"{prefix}10")
+        assert phone is not None and phone.e164, prefix
+        lead = Lead(phone_e164=phone.e164, phone_region=phone.region, country=None, state=None,
+                    phone_time_zones=list(phone.time_zones))  # fmt: skip
+        place = place_of(lead)
+        if is_callable(place, now) and is_callable(place, now + timedelta(minutes=30)):
+            return prefix
+    raise AssertionError("no test prefix is inside calling hours now; add one")
+
+
+def _caller_with_leads(make_user: MakeUser, names: list[str]) -> str:
+    caller = make_user(Role.CALLER, name="Cal Caller", email="cal@example.com")
+    prefix = _callable_prefix()
+    for number, name in enumerate(names, start=11):
+        phone = normalize_phone(f"{prefix}{number}")
+        assert phone is not None and phone.e164
+        db.session.add(
+            Lead(
+                workspace_id=caller.workspace_id, owner_id=caller.id, first_name=name,
+                status=LeadStatus.NEW.value, phone_raw=phone.raw, phone_e164=phone.e164,
+                phone_region=phone.region, phone_time_zones=list(phone.time_zones),
+                time_zone=phone.time_zones[0], diallable=True,
+            )
+        )  # fmt: skip
+    db.session.commit()
+    email = caller.email
+    # The server must be able to take SQLite's write lock while the browser works.
+    db.session.close()
+    return email
+
+
+def _sign_in(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/leads")
+
+
+def test_a_caller_works_three_leads_by_keyboard(
+    page: Page, make_user: MakeUser, console: ConsoleLog
+) -> None:
+    names = ["Ada", "Bea", "Cy"]
+    _sign_in(page, _caller_with_leads(make_user, names))
+    page.goto("/dial/session")
+    card = page.locator("[data-lead-id]")
+    page.evaluate("window.__sameDocument = true")
+    seen = []
+    for name in names:
+        expect(card.locator(".dial-name")).to_have_text(name)
+        seen.append(card.get_attribute("data-lead-id"))
+        page.keyboard.press("1")  # the first outcome: no answer
+        expect(page.locator('input[name="outcome"][value="no_answer"]')).to_be_checked()
+        page.keyboard.press("Enter")
+        expect(page.locator(f'[data-lead-id="{seen[-1]}"]')).to_have_count(0)
+    expect(page.locator("[data-empty-queue]")).to_contain_text("come back for another attempt")
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts")).to_be_visible()
+    expect(page.locator("#shortcuts")).to_contain_text("Save and bring the next lead")
+    # Every step was a swap inside the one page: no reload happened.
+    assert page.evaluate("window.__sameDocument") is True
+    calls = db.session.execute(sa.select(CallAttempt.lead_id, CallAttempt.outcome)).all()
+    db.session.close()
+    assert sorted(str(lead) for lead, _ in calls) == sorted(seen)
+    assert {outcome for _, outcome in calls} == {"no_answer"}
+    assert console.errors == []
+
+
+def test_a_second_tab_cannot_record_the_call_twice(
+    new_context: NewContext, make_user: MakeUser
+) -> None:
+    email = _caller_with_leads(make_user, ["Dee", "Eve"])
+    context = new_context()
+    first, second = context.new_page(), context.new_page()
+    _sign_in(first, email)
+    first.goto("/dial/session")
+    expect(first.locator(".dial-name")).to_have_text("Dee")
+    second.goto("/dial/session")
+    expect(second.locator(".dial-name")).to_have_text("Dee")
+    second.keyboard.press("2")
+    second.keyboard.press("Enter")
+    expect(second.locator(".dial-name")).to_have_text("Eve")
+    # The first tab still shows Dee: its disposition is not recorded again, and Eve is shown.
+    first.keyboard.press("1")
+    first.keyboard.press("Enter")
+    expect(first.locator("[data-dial-message]")).to_contain_text("already recorded")
+    expect(first.locator(".dial-name")).to_have_text("Eve")
+    assert db.session.scalar(sa.select(sa.func.count(CallAttempt.id))) == 1
+    db.session.close()
+
+
+def test_dial_screen_fits_a_tablet_with_touch_targets(
+    new_context: NewContext, make_user: MakeUser, tmp_path: Path
+) -> None:
+    email = _caller_with_leads(make_user, ["Fay"])
+    page = new_context(viewport={"width": 768, "height": 1024}).new_page()
+    _sign_in(page, email)
+    page.goto("/dial/session")
+    expect(page.locator(".dial-name")).to_have_text("Fay")
+    page.screenshot(path=tmp_path / "dial-768.png", full_page=True)
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= 768
+    small = page.eval_on_selector_all(
+        "#dial button, #dial .button, #dial .outcome",
+        "els => els.filter(e => e.getBoundingClientRect().height < 40).map(e => e.textContent)",
+    )
+    assert small == []
+
+
+def test_a_view_saved_after_filtering_keeps_the_filters_shown(
+    page: Page, make_user: MakeUser
+) -> None:
+    _sign_in(page, _caller_with_leads(make_user, ["Gil"]))
+    with page.expect_response(lambda r: "status=contacted" in r.url):
+        page.locator("form[role=search] select[name=status]").select_option("contacted")
+    page.get_by_text("Save as view").click()
+    page.get_by_placeholder("View name").fill("Contacted")
+    page.get_by_role("button", name="Save view").click()
+    expect(page.locator(".flashes")).to_contain_text("Saved the view Contacted")
+    filters = db.session.scalar(sa.select(SavedView.filters).where(SavedView.name == "Contacted"))
+    db.session.close()
+    assert filters == {"status": "contacted"}
