@@ -102,7 +102,7 @@ def outcome_table(workspace_id: int, period: Period) -> Table:
 
 def list_names(workspace_id: int) -> dict[int, str]:
     query = sa.select(LeadList.id, LeadList.name).where(LeadList.workspace_id == workspace_id)
-    return dict(db.session.execute(query).tuples())
+    return {row[0]: row[1] for row in db.session.execute(query)}
 
 
 def list_label(names: dict[int, str], list_id: int) -> str:
@@ -163,9 +163,8 @@ def lead_funnel(workspace_id: int, list_id: int | None = None) -> list[FunnelSta
     where = [Lead.workspace_id == workspace_id, Lead.pending_import_id.is_(None)]
     if list_id is not None:
         where.append(Lead.list_id == list_id)
-    counts = dict(db.session.execute(
-        sa.select(Lead.status, sa.func.count()).where(*where).group_by(Lead.status)
-    ).tuples())  # fmt: skip
+    query = sa.select(Lead.status, sa.func.count()).where(*where).group_by(Lead.status)
+    counts = {status: count for status, count in db.session.execute(query)}
     dialled_out = db.session.scalar(sa.select(sa.func.count()).where(
         *where, Lead.status == LeadStatus.DISQUALIFIED.value, Lead.dial_attempts > 0)) or 0
     source = won_source()

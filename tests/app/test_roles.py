@@ -55,6 +55,12 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.cancel_import": IMPORTERS,
     "leads.undo_import": IMPORTERS,
     "leads.import_errors": IMPORTERS,
+    "leads.metrics_mine": ANY,
+    "leads.metrics_team": frozenset({Role.ADMIN, Role.MANAGER}),
+    "leads.metrics_calls": frozenset({Role.ADMIN, Role.MANAGER}),
+    "leads.metrics_goals": frozenset({Role.ADMIN, Role.MANAGER}),
+    "leads.metrics_delete_goal": frozenset({Role.ADMIN, Role.MANAGER}),
+    "leads.metrics_lists": IMPORTERS,
     "admin.teams": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.users": ADMIN,
     "admin.new_user": ADMIN,
@@ -80,6 +86,7 @@ URL_VALUES = {
     "key": "nope",
     "view_id": 999_999,
     "entry_id": 999_999,
+    "goal_id": 999_999,
 }
 
 
