@@ -54,15 +54,20 @@ class Summary:
     speed_to_lead: Cell
 
 
-def summary(workspace_id: int, period: Period, people: list[int]) -> Summary:
-    tally = q.total(workspace_id, period.window)
+def summary(workspace_id: int, period: Period, people: list[int],
+            callers: dict[q.Key, Tally]) -> Summary:
+    """The period's totals, from the leaderboard's tallies (``q.by_caller``)."""
+    tally = Tally()
+    for part in callers.values():
+        tally.merge(part)
     kept = q.callbacks(people, period.window).values()
     callbacks = Callbacks(sum(c.due for c in kept), sum(c.kept for c in kept))
     return Summary(tally, callbacks, duration(tally.speed_to_lead_seconds))
 
 
-def leaderboard(workspace_id: int, period: Period, people: dict[int, User]) -> Table:
-    tallies = {key[0]: t for key, t in q.by_caller(workspace_id, period.window).items()}
+def leaderboard(workspace_id: int, period: Period, people: dict[int, User],
+                callers: dict[q.Key, Tally]) -> Table:
+    tallies = {key[0]: t for key, t in callers.items()}
     ids = set(tallies) | dialers(workspace_id)
     kept = q.callbacks([i for i in ids if i], period.window)
     table = Table("leaderboard", "Team leaderboard",
@@ -111,19 +116,27 @@ def list_label(names: dict[int, str], list_id: int) -> str:
     return names.get(list_id, f"Deleted list #{list_id}")
 
 
-def list_table(workspace_id: int, period: Period) -> Table:
+def folded(tallies: dict[q.Key, Tally], position: int) -> dict[q.Key, Tally]:
+    """Tallies keyed by (list, source) summed over one part of the key."""
+    result: dict[q.Key, Tally] = {}
+    for key, tally in tallies.items():
+        result.setdefault((key[position],), Tally()).merge(tally)
+    return result
+
+
+def list_table(workspace_id: int, period: Period, lists_sources: dict[q.Key, Tally]) -> Table:
     names = list_names(workspace_id)
     table = Table("lists", "By list", ["List", *TALLY_COLUMNS], chart_column=1)
-    for (list_id,), tally in sorted(q.by_list(workspace_id, period.window).items(),
+    for (list_id,), tally in sorted(folded(lists_sources, 0).items(),
                                     key=lambda kv: -kv[1].dials):
         link = _linker(period, list_id=list_id)
         table.rows.append([Cell(list_label(names, list_id)), *tally_cells(tally, link)])
     return table
 
 
-def source_table(workspace_id: int, period: Period) -> Table:
+def source_table(period: Period, lists_sources: dict[q.Key, Tally]) -> Table:
     table = Table("sources", "By source", ["Source", *TALLY_COLUMNS], chart_column=1)
-    for (source,), tally in sorted(q.by_source(workspace_id, period.window).items(),
+    for (source,), tally in sorted(folded(lists_sources, 1).items(),
                                    key=lambda kv: -kv[1].dials):
         link = _linker(period, source=source or "")
         table.rows.append([Cell(source or "(no source)"), *tally_cells(tally, link)])
@@ -179,10 +192,11 @@ def funnel_table(stages: list[FunnelStage]) -> Table:
     return table
 
 
-def list_performance(workspace_id: int, period: Period) -> Table:
+def list_performance(workspace_id: int, period: Period,
+                     lists_sources: dict[q.Key, Tally]) -> Table:
     """Per list: reach, qualification and how soon its never-dialled leads run out."""
     names = list_names(workspace_id)
-    calls = {key[0]: t for key, t in q.by_list(workspace_id, period.window).items()}
+    calls = {key[0]: t for key, t in folded(lists_sources, 0).items()}
     fresh = sa.case((sa.and_(Lead.dial_attempts == 0, Lead.dial_done.is_(False)), 1), else_=0)
     leads = {
         list_id or 0: (total, waiting or 0)

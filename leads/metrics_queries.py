@@ -103,12 +103,8 @@ def by_outcome(workspace_id: int, window: Window) -> dict[Key, Tally]:
     return tallies(CallerDayRollup, workspace_id, window, ["outcome"])
 
 
-def by_list(workspace_id: int, window: Window) -> dict[Key, Tally]:
-    return tallies(ListDayRollup, workspace_id, window, ["list_id"])
-
-
-def by_source(workspace_id: int, window: Window) -> dict[Key, Tally]:
-    return tallies(ListDayRollup, workspace_id, window, ["source"])
+def by_list_and_source(workspace_id: int, window: Window) -> dict[Key, Tally]:
+    return tallies(ListDayRollup, workspace_id, window, ["list_id", "source"])
 
 
 def total(workspace_id: int, window: Window, caller_id: int | None = None) -> Tally:

@@ -84,15 +84,17 @@ def metrics_team():
     period, ws = _period(), current_user.workspace_id
     people = pages.workspace_people(ws)
     heat = pages.heatmap(ws, period, _heat_list())
+    callers = q.by_caller(ws, period.window)
+    lists_sources = q.by_list_and_source(ws, period.window)
     tables = [
-        pages.leaderboard(ws, period, people), pages.outcome_table(ws, period),
-        pages.list_table(ws, period), pages.source_table(ws, period), heat.table,
-        pages.funnel_table(pages.lead_funnel(ws)),
+        pages.leaderboard(ws, period, people, callers), pages.outcome_table(ws, period),
+        pages.list_table(ws, period, lists_sources), pages.source_table(period, lists_sources),
+        heat.table, pages.funnel_table(pages.lead_funnel(ws)),
     ]  # fmt: skip
     now = utc_now()
     return _page(
         "metrics/team.html", tables, period,
-        summary=pages.summary(ws, period, list(people)), heat=heat,
+        summary=pages.summary(ws, period, list(people), callers), heat=heat,
         lists=pages.list_names(ws), heat_list=_heat_list(),
         progress=[progress(g, current_user, now) for g in goals_of(ws)],
     )  # fmt: skip
@@ -104,7 +106,9 @@ def metrics_lists():
     """The marketer's view: list and source performance and the best time to call a list."""
     period, ws = _period(), current_user.workspace_id
     heat = pages.heatmap(ws, period, _heat_list())
-    tables = [pages.list_performance(ws, period), pages.source_table(ws, period), heat.table]
+    lists_sources = q.by_list_and_source(ws, period.window)
+    tables = [pages.list_performance(ws, period, lists_sources),
+              pages.source_table(period, lists_sources), heat.table]  # fmt: skip
     return _page("metrics/lists.html", tables, period, heat=heat,
                  lists=pages.list_names(ws), heat_list=_heat_list())  # fmt: skip
 
