@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,7 @@ SOURCES = ("web", "expo", "referral", "purchased", "partner")
 VIEWER_ZONE = "America/New_York"
 PERIODS = ("today", "7d", "30d", "90d")
 INSERT_BATCH = 50_000
+SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 # Outcomes as a dialling floor sees them: mostly nobody answers.
 OUTCOME_WEIGHTS = {
     "no_answer": 50, "voicemail": 18, "busy": 5, "gatekeeper": 6, "wrong_number": 2,
@@ -159,8 +161,10 @@ def insert_calls(rows: Iterator[tuple], total: int) -> None:
         return
     marks = ", ".join("?" for _ in CALL_COLUMNS)
     batch: list[tuple] = []
+    at = CALL_COLUMNS.index("started_at")
     for row in rows:
-        batch.append(row)
+        # Stored as SQLAlchemy stores a DateTime on SQLite, so string comparisons agree.
+        batch.append((*row[:at], row[at].strftime(SQLITE_DATETIME), *row[at + 1 :]))
         if len(batch) == INSERT_BATCH:
             cursor.executemany(f"INSERT INTO call_attempts ({columns}) VALUES ({marks})", batch)
             done += len(batch)
@@ -185,7 +189,8 @@ def build(args: argparse.Namespace, now: datetime) -> int:
     reps = _reps(workspace.id, args.reps)
     lists = _lists(workspace.id)
     started = time.perf_counter()
-    insert_calls(call_rows(args, workspace.id, reps, lists, now), args.calls)
+    with indexes_dropped("call_attempts"):
+        insert_calls(call_rows(args, workspace.id, reps, lists, now), args.calls)
     db.session.commit()
     loaded = time.perf_counter() - started
     started = time.perf_counter()
@@ -194,6 +199,20 @@ def build(args: argparse.Namespace, now: datetime) -> int:
     print(f"load: {args.calls / loaded:,.0f} calls/s; rollup rebuild "
           f"{time.perf_counter() - started:.1f} s", file=sys.stderr)  # fmt: skip
     return workspace.id
+
+
+@contextmanager
+def indexes_dropped(table: str) -> Iterator[None]:
+    """Bulk loading is several times faster with the secondary indexes built afterwards."""
+    indexes = list(db.metadata.tables[table].indexes)
+    for index in indexes:
+        index.drop(db.session.connection())
+    yield
+    db.session.commit()
+    for index in indexes:
+        started = time.perf_counter()
+        index.create(db.session.connection())
+        print(f"  index {index.name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 
 def _reps(workspace_id: int, count: int) -> list[int]:
@@ -228,10 +247,12 @@ def dashboards(ws: int, rep: int, now: datetime) -> dict[str, Callable[[Any], An
     some_list = min(pages.list_names(ws))
 
     def team(period):
-        callers = q.by_caller(ws, period.window)
+        callers_outcomes = q.by_caller_and_outcome(ws, period.window)
+        callers = q.folded(callers_outcomes, 0)
         lists_sources = q.by_list_and_source(ws, period.window)
         return (pages.summary(ws, period, list(people), callers),
-                pages.leaderboard(ws, period, people, callers), pages.outcome_table(ws, period),
+                pages.leaderboard(ws, period, people, callers),
+                pages.outcome_table(period, q.folded(callers_outcomes, 1)),
                 pages.list_table(ws, period, lists_sources),
                 pages.source_table(period, lists_sources), pages.heatmap(ws, period, None),
                 pages.funnel_table(pages.lead_funnel(ws)))  # fmt: skip
@@ -289,9 +310,9 @@ def from_dashboards(ws: int, period) -> dict[str, dict]:
     heat = q.heatmap(ws, period.window)
     return {
         "caller": figures(q.by_caller(ws, period.window)),
-        "list": figures(pages.folded(q.by_list_and_source(ws, period.window), 0)),
-        "source": figures(pages.folded(q.by_list_and_source(ws, period.window), 1)),
-        "outcome": figures(q.by_outcome(ws, period.window)),
+        "list": figures(q.folded(q.by_list_and_source(ws, period.window), 0)),
+        "source": figures(q.folded(q.by_list_and_source(ws, period.window), 1)),
+        "outcome": figures(q.folded(q.by_caller_and_outcome(ws, period.window), 1)),
         "slot": {key: (s["calls"], s["connects"]) for key, s in heat.items()},
     }
 

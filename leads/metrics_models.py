@@ -17,14 +17,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.models import Team, User, enum_check, utcnow
 from leads.dial_models import CallAttempt, Callback
+from leads.metrics import SUM_NAMES
 
 # Drill-downs and raw windows read the call records by these (besides dial_models' own).
 CALL_METRIC_INDEXES = (
-    # Covers the raw GROUP BY over a window's ragged edges without touching the table.
-    sa.Index(
-        "ix_call_attempts_metrics_window", CallAttempt.workspace_id, CallAttempt.started_at,
-        CallAttempt.caller_id, CallAttempt.category, CallAttempt.outcome,
-    ),
+    # Covers the raw GROUP BY over a window's ragged edges: every column a rollup sums
+    # or keys on, so up to a day of calls is read from the index alone, in time order.
+    sa.Index("ix_call_attempts_metrics_window", *(getattr(CallAttempt, name) for name in (
+        "workspace_id", "started_at", "caller_id", "category", "outcome", "list_id", "source",
+        "lead_local_weekday", "lead_local_hour", "duration_seconds", "opens_hour",
+        "attempt_number", "first_connect", "speed_to_lead_seconds",
+    ))),
     sa.Index("ix_call_attempts_list_started", CallAttempt.workspace_id, CallAttempt.list_id,
              CallAttempt.started_at),
     sa.Index("ix_call_attempts_source_started", CallAttempt.workspace_id, CallAttempt.source,
@@ -51,7 +54,10 @@ class CallerDayRollup(_CallSums, db.Model):
 
     __tablename__ = "call_caller_day_rollups"
     __table_args__ = (
-        sa.Index("ix_call_caller_day_rollups_caller", "workspace_id", "caller_id", "day"),
+        # One caller's days (their own dashboard, goals). Covering: a secondary index that
+        # needs look-ups loses to the key's day range, which reads every caller's rows.
+        sa.Index("ix_call_caller_day_rollups_caller", "workspace_id", "caller_id", "day",
+                 "outcome", "category", "calls", *SUM_NAMES),
         # Clustered on the key: a day range is one contiguous read, no row look-ups.
         {"sqlite_with_rowid": False},
     )

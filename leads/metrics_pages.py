@@ -94,8 +94,7 @@ def _linker(period: Period, **filters: object) -> Callable[[str], str]:
     return lambda group: drill_link(period, group, **filters)
 
 
-def outcome_table(workspace_id: int, period: Period) -> Table:
-    rows = q.by_outcome(workspace_id, period.window)
+def outcome_table(period: Period, rows: dict[q.Key, Tally]) -> Table:
     whole = sum(t.dials for t in rows.values())
     table = Table("outcomes", "Calls by outcome", ["Outcome", "Dials", "Share"], chart_column=1)
     for (outcome,), tally in sorted(rows.items(), key=lambda kv: -kv[1].dials):
@@ -116,18 +115,10 @@ def list_label(names: dict[int, str], list_id: int) -> str:
     return names.get(list_id, f"Deleted list #{list_id}")
 
 
-def folded(tallies: dict[q.Key, Tally], position: int) -> dict[q.Key, Tally]:
-    """Tallies keyed by (list, source) summed over one part of the key."""
-    result: dict[q.Key, Tally] = {}
-    for key, tally in tallies.items():
-        result.setdefault((key[position],), Tally()).merge(tally)
-    return result
-
-
 def list_table(workspace_id: int, period: Period, lists_sources: dict[q.Key, Tally]) -> Table:
     names = list_names(workspace_id)
     table = Table("lists", "By list", ["List", *TALLY_COLUMNS], chart_column=1)
-    for (list_id,), tally in sorted(folded(lists_sources, 0).items(),
+    for (list_id,), tally in sorted(q.folded(lists_sources, 0).items(),
                                     key=lambda kv: -kv[1].dials):
         link = _linker(period, list_id=list_id)
         table.rows.append([Cell(list_label(names, list_id)), *tally_cells(tally, link)])
@@ -136,7 +127,7 @@ def list_table(workspace_id: int, period: Period, lists_sources: dict[q.Key, Tal
 
 def source_table(period: Period, lists_sources: dict[q.Key, Tally]) -> Table:
     table = Table("sources", "By source", ["Source", *TALLY_COLUMNS], chart_column=1)
-    for (source,), tally in sorted(folded(lists_sources, 1).items(),
+    for (source,), tally in sorted(q.folded(lists_sources, 1).items(),
                                    key=lambda kv: -kv[1].dials):
         link = _linker(period, source=source or "")
         table.rows.append([Cell(source or "(no source)"), *tally_cells(tally, link)])
@@ -196,7 +187,7 @@ def list_performance(workspace_id: int, period: Period,
                      lists_sources: dict[q.Key, Tally]) -> Table:
     """Per list: reach, qualification and how soon its never-dialled leads run out."""
     names = list_names(workspace_id)
-    calls = {key[0]: t for key, t in folded(lists_sources, 0).items()}
+    calls = {key[0]: t for key, t in q.folded(lists_sources, 0).items()}
     fresh = sa.case((sa.and_(Lead.dial_attempts == 0, Lead.dial_done.is_(False)), 1), else_=0)
     leads = {
         list_id or 0: (total, waiting or 0)

@@ -30,17 +30,16 @@ def _filters(model: Any, where: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
     return [getattr(model, name) == value for name, value in where.items()]
 
 
-def _rollup_rows(model: Any, workspace_id: int, days: tuple, by: Sequence[str],
-                 where: dict[str, Any]) -> list[sa.Row]:
+def _rollup_sql(model: Any, workspace_id: int, days: tuple, by: Sequence[str],
+                where: dict[str, Any]) -> sa.Select:
     columns = [getattr(model, name) for name in by]
     sums = [sa.func.sum(getattr(model, name)).label(name) for name in sum_columns(model)]
-    query = (
+    return (
         sa.select(*columns, *sums)
         .where(model.workspace_id == workspace_id, model.day >= days[0], model.day < days[1],
                *_filters(model, where))
         .group_by(*columns)
     )  # fmt: skip
-    return list(db.session.execute(query))
 
 
 def raw_query(model: Any, workspace_id: int, window: Window, by: Sequence[str],
@@ -73,7 +72,9 @@ def grouped(model: Any, workspace_id: int, window: Window, by: Sequence[str],
     """Sums of ``model``'s columns per ``by`` key over the window, from rollup + edges."""
     where = where or {}
     days, edges = window.split()
-    rows: list[Any] = _rollup_rows(model, workspace_id, days, by, where) if days else []
+    rows: list[Any] = []
+    if days:
+        rows += db.session.execute(_rollup_sql(model, workspace_id, days, by, where))
     for edge in edges:
         rows += db.session.execute(raw_query(model, workspace_id, edge, by, where))
     totals: dict[Key, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -99,8 +100,17 @@ def by_caller(workspace_id: int, window: Window, caller_id: int | None = None) -
     return tallies(CallerDayRollup, workspace_id, window, ["caller_id"], where)
 
 
-def by_outcome(workspace_id: int, window: Window) -> dict[Key, Tally]:
-    return tallies(CallerDayRollup, workspace_id, window, ["outcome"])
+def by_caller_and_outcome(workspace_id: int, window: Window) -> dict[Key, Tally]:
+    """One read serves the leaderboard, the totals and the outcome breakdown (``folded``)."""
+    return tallies(CallerDayRollup, workspace_id, window, ["caller_id", "outcome"])
+
+
+def folded(tallies: dict[Key, Tally], position: int) -> dict[Key, Tally]:
+    """Tallies keyed by a pair summed over one part of the key."""
+    result: dict[Key, Tally] = {}
+    for key, tally in tallies.items():
+        result.setdefault((key[position],), Tally()).merge(tally)
+    return result
 
 
 def by_list_and_source(workspace_id: int, window: Window) -> dict[Key, Tally]:

@@ -84,10 +84,12 @@ def metrics_team():
     period, ws = _period(), current_user.workspace_id
     people = pages.workspace_people(ws)
     heat = pages.heatmap(ws, period, _heat_list())
-    callers = q.by_caller(ws, period.window)
+    callers_outcomes = q.by_caller_and_outcome(ws, period.window)
+    callers = q.folded(callers_outcomes, 0)
     lists_sources = q.by_list_and_source(ws, period.window)
     tables = [
-        pages.leaderboard(ws, period, people, callers), pages.outcome_table(ws, period),
+        pages.leaderboard(ws, period, people, callers),
+        pages.outcome_table(period, q.folded(callers_outcomes, 1)),
         pages.list_table(ws, period, lists_sources), pages.source_table(period, lists_sources),
         heat.table, pages.funnel_table(pages.lead_funnel(ws)),
     ]  # fmt: skip

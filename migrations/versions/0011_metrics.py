@@ -65,7 +65,9 @@ def upgrade_():
     for column in CALL_COLUMNS:
         op.add_column('call_attempts', column)
     op.create_index('ix_call_attempts_metrics_window', 'call_attempts',
-                    ['workspace_id', 'started_at', 'caller_id', 'category', 'outcome'])
+                    ['workspace_id', 'started_at', 'caller_id', 'category', 'outcome', 'list_id',
+                     'source', 'lead_local_weekday', 'lead_local_hour', 'duration_seconds',
+                     'opens_hour', 'attempt_number', 'first_connect', 'speed_to_lead_seconds'])
     op.create_index('ix_call_attempts_list_started', 'call_attempts', ['workspace_id', 'list_id', 'started_at'])
     op.create_index('ix_call_attempts_source_started', 'call_attempts', ['workspace_id', 'source', 'started_at'])
     op.create_index('ix_callbacks_owner_due', 'callbacks', ['owner_id', 'due_at'])
@@ -73,7 +75,7 @@ def upgrade_():
     _rollup('call_caller_day_rollups', sa.Column('caller_id', sa.Integer(), nullable=False),
             *_outcome(), sums=_sums())
     op.create_index('ix_call_caller_day_rollups_caller', 'call_caller_day_rollups',
-                    ['workspace_id', 'caller_id', 'day'])
+                    ['workspace_id', 'caller_id', 'day', 'outcome', 'category', 'calls', *SUM_COLUMNS])
     _rollup('call_list_day_rollups', sa.Column('list_id', sa.Integer(), nullable=False),
             sa.Column('source', sa.String(length=120), nullable=False), *_outcome(), sums=_sums())
     _rollup('call_slot_day_rollups', sa.Column('list_id', sa.Integer(), nullable=False),

@@ -16,7 +16,6 @@ from leads.dialing import claim_next
 from leads.dispositions import Disposition, dispose
 from leads.metrics import Tally, funnel
 from leads.metrics_models import CallerDayRollup, ListDayRollup, SlotDayRollup
-from leads.metrics_pages import folded
 from leads.metrics_periods import Window, parse_period
 from leads.metrics_rollups import rebuild
 from leads.models import ActivityType, LeadList
@@ -136,9 +135,10 @@ def test_every_dashboard_figure_equals_the_raw_group_by(history, zone):
 def _check_period(history, window):
     checks = [
         (q.by_caller(history, window), "COALESCE(caller_id, 0)"),
-        (folded(q.by_list_and_source(history, window), 0), "COALESCE(list_id, 0)"),
-        (folded(q.by_list_and_source(history, window), 1), "COALESCE(source, '')"),
-        (q.by_outcome(history, window), "outcome"),
+        (q.folded(q.by_list_and_source(history, window), 0), "COALESCE(list_id, 0)"),
+        (q.folded(q.by_list_and_source(history, window), 1), "COALESCE(source, '')"),
+        (q.folded(q.by_caller_and_outcome(history, window), 1), "outcome"),
+        (q.folded(q.by_caller_and_outcome(history, window), 0), "COALESCE(caller_id, 0)"),
     ]
     for tallies, column in checks:
         expected = raw_by(column, history, window)
