@@ -52,6 +52,7 @@ from flask import Flask  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 
 from app import create_app  # noqa: E402
+from app.database import refresh_statistics, reset_begin_mode, set_read_only  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Role, User, UserRole  # noqa: E402
 from app.users import default_workspace  # noqa: E402
@@ -247,18 +248,18 @@ def dashboards(ws: int, rep: int, now: datetime) -> dict[str, Callable[[Any], An
     some_list = min(pages.list_names(ws))
 
     def team(period):
-        callers_outcomes = q.by_caller_and_outcome(ws, period.window)
-        callers = q.folded(callers_outcomes, 0)
-        lists_sources = q.by_list_and_source(ws, period.window)
+        callers_outcomes = q.caller_outcome_sums(ws, period.window)
+        callers = q.project(callers_outcomes, 0)
+        lists_sources = q.list_source_sums(ws, period.window)
         return (pages.summary(ws, period, list(people), callers),
                 pages.leaderboard(ws, period, people, callers),
-                pages.outcome_table(period, q.folded(callers_outcomes, 1)),
+                pages.outcome_table(period, q.project(callers_outcomes, 1)),
                 pages.list_table(ws, period, lists_sources),
                 pages.source_table(period, lists_sources), pages.heatmap(ws, period, None),
                 pages.funnel_table(pages.lead_funnel(ws)))  # fmt: skip
 
     def lists(period):
-        lists_sources = q.by_list_and_source(ws, period.window)
+        lists_sources = q.list_source_sums(ws, period.window)
         return (pages.list_performance(ws, period, lists_sources),
                 pages.source_table(period, lists_sources),
                 pages.heatmap(ws, period, some_list))  # fmt: skip
@@ -310,9 +311,9 @@ def from_dashboards(ws: int, period) -> dict[str, dict]:
     heat = q.heatmap(ws, period.window)
     return {
         "caller": figures(q.by_caller(ws, period.window)),
-        "list": figures(q.folded(q.by_list_and_source(ws, period.window), 0)),
-        "source": figures(q.folded(q.by_list_and_source(ws, period.window), 1)),
-        "outcome": figures(q.folded(q.by_caller_and_outcome(ws, period.window), 1)),
+        "list": figures(q.project(q.list_source_sums(ws, period.window), 0)),
+        "source": figures(q.project(q.list_source_sums(ws, period.window), 1)),
+        "outcome": figures(q.project(q.caller_outcome_sums(ws, period.window), 1)),
         "slot": {key: (s["calls"], s["connects"]) for key, s in heat.items()},
     }
 
@@ -346,8 +347,13 @@ def main() -> None:
         ws = build(args, now)
         calls = db.session.scalar(sa.text("SELECT count(*) FROM call_attempts"))
         rep = db.session.scalar(sa.select(User.id).where(User.email == "rep0@bench.test"))
+        # As production: the periodic statistics job has run, and a GET reads without
+        # taking SQLite's write lock.
+        refresh_statistics(db.engine)
         with app.test_request_context("/metrics/team"):
+            token = set_read_only(True)
             run(args, ws, rep, now, calls)
+            reset_begin_mode(token)
 
 
 def run(args: argparse.Namespace, ws: int, rep: int, now: datetime, calls: int) -> None:

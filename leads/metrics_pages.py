@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import url_for
@@ -28,8 +29,13 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 BEST_SLOT_MIN_CALLS = 10  # a slot with fewer calls is too noisy to recommend
 
 
-def drill_link(period: Period, group: str, **filters: object) -> str:
-    return url_for("leads.metrics_calls", group=group, **period.query(), **filters)
+def calls_url(period: Period) -> str:
+    """The drill-down page for the period; figures add their filters and group to it."""
+    return url_for("leads.metrics_calls", **period.query())
+
+
+def drill_link(period: Period | str, group: str, **filters: object) -> str:
+    return _linker(period, **filters)(group)
 
 
 def workspace_people(workspace_id: int) -> dict[int, User]:
@@ -74,10 +80,11 @@ def leaderboard(workspace_id: int, period: Period, people: dict[int, User],
                   ["Rep", *TALLY_COLUMNS, "Callbacks kept", "Speed-to-lead"], chart_column=1,
                   empty="Nobody on the team has calls or a caller role yet.")  # fmt: skip
     order = sorted(ids, key=lambda i: (-tallies.get(i, Tally()).dials, _name(people, i)))
+    page = calls_url(period)
     for caller_id in order:
         tally = tallies.get(caller_id, Tally())
         cb = kept.get(caller_id, Callbacks(0, 0))
-        link = _linker(period, caller_id=caller_id)
+        link = _linker(page, caller_id=caller_id)
         table.rows.append([Cell(_name(people, caller_id)), *tally_cells(tally, link),
                            Cell(f"{cb.kept}/{cb.due}", cb.kept),
                            duration(tally.speed_to_lead_seconds)])  # fmt: skip
@@ -90,8 +97,12 @@ def _name(people: dict[int, User], user_id: int) -> str:
     return people[user_id].name if user_id in people else f"Removed user #{user_id}"
 
 
-def _linker(period: Period, **filters: object) -> Callable[[str], str]:
-    return lambda group: drill_link(period, group, **filters)
+def _linker(period: Period | str, **filters: object) -> Callable[[str], str]:
+    # Built by hand after one url_for (pass calls_url's result): a leaderboard holds
+    # hundreds of links and url_for costs ~0.1 ms each.
+    page = period if isinstance(period, str) else calls_url(period)
+    base = f"{page}&{urlencode(filters)}"
+    return lambda group: f"{base}&group={group}"
 
 
 def outcome_table(period: Period, rows: dict[q.Key, Tally]) -> Table:
@@ -115,19 +126,19 @@ def list_label(names: dict[int, str], list_id: int) -> str:
     return names.get(list_id, f"Deleted list #{list_id}")
 
 
-def list_table(workspace_id: int, period: Period, lists_sources: dict[q.Key, Tally]) -> Table:
+def list_table(workspace_id: int, period: Period, lists_sources: q.Sums) -> Table:
     names = list_names(workspace_id)
     table = Table("lists", "By list", ["List", *TALLY_COLUMNS], chart_column=1)
-    for (list_id,), tally in sorted(q.folded(lists_sources, 0).items(),
+    for (list_id,), tally in sorted(q.project(lists_sources, 0).items(),
                                     key=lambda kv: -kv[1].dials):
         link = _linker(period, list_id=list_id)
         table.rows.append([Cell(list_label(names, list_id)), *tally_cells(tally, link)])
     return table
 
 
-def source_table(period: Period, lists_sources: dict[q.Key, Tally]) -> Table:
+def source_table(period: Period, lists_sources: q.Sums) -> Table:
     table = Table("sources", "By source", ["Source", *TALLY_COLUMNS], chart_column=1)
-    for (source,), tally in sorted(q.folded(lists_sources, 1).items(),
+    for (source,), tally in sorted(q.project(lists_sources, 1).items(),
                                    key=lambda kv: -kv[1].dials):
         link = _linker(period, source=source or "")
         table.rows.append([Cell(source or "(no source)"), *tally_cells(tally, link)])
@@ -184,10 +195,10 @@ def funnel_table(stages: list[FunnelStage]) -> Table:
 
 
 def list_performance(workspace_id: int, period: Period,
-                     lists_sources: dict[q.Key, Tally]) -> Table:
+                     lists_sources: q.Sums) -> Table:
     """Per list: reach, qualification and how soon its never-dialled leads run out."""
     names = list_names(workspace_id)
-    calls = {key[0]: t for key, t in q.folded(lists_sources, 0).items()}
+    calls = {key[0]: t for key, t in q.project(lists_sources, 0).items()}
     fresh = sa.case((sa.and_(Lead.dial_attempts == 0, Lead.dial_done.is_(False)), 1), else_=0)
     leads = {
         list_id or 0: (total, waiting or 0)

@@ -86,13 +86,22 @@ def grouped(model: Any, workspace_id: int, window: Window, by: Sequence[str],
     return totals
 
 
+Sums = dict[Key, dict[str, int]]
+
+
+def project(rows: Sums, *positions: int) -> dict[Key, Tally]:
+    """Tallies keyed by some parts of the rows' keys; the key's last part is the category."""
+    result: dict[Key, Tally] = defaultdict(Tally)
+    for key, sums in rows.items():
+        result[tuple(key[p] for p in positions)].add(key[-1], sums["calls"], sums)
+    return dict(result)
+
+
 def tallies(model: Any, workspace_id: int, window: Window, by: Sequence[str],
             where: dict[str, Any] | None = None) -> dict[Key, Tally]:
     """Tallies per ``by`` key (category is grouped on too and folded into each tally)."""
-    result: dict[Key, Tally] = defaultdict(Tally)
-    for key, sums in grouped(model, workspace_id, window, [*by, "category"], where).items():
-        result[key[:-1]].add(key[-1], sums["calls"], sums)
-    return dict(result)
+    rows = grouped(model, workspace_id, window, [*by, "category"], where)
+    return project(rows, *range(len(by)))
 
 
 def by_caller(workspace_id: int, window: Window, caller_id: int | None = None) -> dict[Key, Tally]:
@@ -100,21 +109,15 @@ def by_caller(workspace_id: int, window: Window, caller_id: int | None = None) -
     return tallies(CallerDayRollup, workspace_id, window, ["caller_id"], where)
 
 
-def by_caller_and_outcome(workspace_id: int, window: Window) -> dict[Key, Tally]:
-    """One read serves the leaderboard, the totals and the outcome breakdown (``folded``)."""
-    return tallies(CallerDayRollup, workspace_id, window, ["caller_id", "outcome"])
+def caller_outcome_sums(workspace_id: int, window: Window) -> Sums:
+    """One read serves the leaderboard, the totals and the outcome breakdown (``project``)."""
+    by = ["caller_id", "outcome", "category"]
+    return grouped(CallerDayRollup, workspace_id, window, by)
 
 
-def folded(tallies: dict[Key, Tally], position: int) -> dict[Key, Tally]:
-    """Tallies keyed by a pair summed over one part of the key."""
-    result: dict[Key, Tally] = {}
-    for key, tally in tallies.items():
-        result.setdefault((key[position],), Tally()).merge(tally)
-    return result
-
-
-def by_list_and_source(workspace_id: int, window: Window) -> dict[Key, Tally]:
-    return tallies(ListDayRollup, workspace_id, window, ["list_id", "source"])
+def list_source_sums(workspace_id: int, window: Window) -> Sums:
+    """One read serves the list and the source breakdowns (``project``)."""
+    return grouped(ListDayRollup, workspace_id, window, ["list_id", "source", "category"])
 
 
 def total(workspace_id: int, window: Window, caller_id: int | None = None) -> Tally:

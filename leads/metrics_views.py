@@ -84,12 +84,12 @@ def metrics_team():
     period, ws = _period(), current_user.workspace_id
     people = pages.workspace_people(ws)
     heat = pages.heatmap(ws, period, _heat_list())
-    callers_outcomes = q.by_caller_and_outcome(ws, period.window)
-    callers = q.folded(callers_outcomes, 0)
-    lists_sources = q.by_list_and_source(ws, period.window)
+    callers_outcomes = q.caller_outcome_sums(ws, period.window)
+    callers = q.project(callers_outcomes, 0)
+    lists_sources = q.list_source_sums(ws, period.window)
     tables = [
         pages.leaderboard(ws, period, people, callers),
-        pages.outcome_table(period, q.folded(callers_outcomes, 1)),
+        pages.outcome_table(period, q.project(callers_outcomes, 1)),
         pages.list_table(ws, period, lists_sources), pages.source_table(period, lists_sources),
         heat.table, pages.funnel_table(pages.lead_funnel(ws)),
     ]  # fmt: skip
@@ -108,7 +108,7 @@ def metrics_lists():
     """The marketer's view: list and source performance and the best time to call a list."""
     period, ws = _period(), current_user.workspace_id
     heat = pages.heatmap(ws, period, _heat_list())
-    lists_sources = q.by_list_and_source(ws, period.window)
+    lists_sources = q.list_source_sums(ws, period.window)
     tables = [pages.list_performance(ws, period, lists_sources),
               pages.source_table(period, lists_sources), heat.table]  # fmt: skip
     return _page("metrics/lists.html", tables, period, heat=heat,

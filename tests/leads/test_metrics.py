@@ -135,10 +135,10 @@ def test_every_dashboard_figure_equals_the_raw_group_by(history, zone):
 def _check_period(history, window):
     checks = [
         (q.by_caller(history, window), "COALESCE(caller_id, 0)"),
-        (q.folded(q.by_list_and_source(history, window), 0), "COALESCE(list_id, 0)"),
-        (q.folded(q.by_list_and_source(history, window), 1), "COALESCE(source, '')"),
-        (q.folded(q.by_caller_and_outcome(history, window), 1), "outcome"),
-        (q.folded(q.by_caller_and_outcome(history, window), 0), "COALESCE(caller_id, 0)"),
+        (q.project(q.list_source_sums(history, window), 0), "COALESCE(list_id, 0)"),
+        (q.project(q.list_source_sums(history, window), 1), "COALESCE(source, '')"),
+        (q.project(q.caller_outcome_sums(history, window), 1), "outcome"),
+        (q.project(q.caller_outcome_sums(history, window), 0), "COALESCE(caller_id, 0)"),
     ]
     for tallies, column in checks:
         expected = raw_by(column, history, window)
