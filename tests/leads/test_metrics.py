@@ -198,3 +198,20 @@ def test_a_future_range_is_an_empty_window():
     period = parse_period({"period": "custom", "from": "2027-01-01", "to": "2027-01-02"},
                           ZoneInfo("UTC"), NOW)  # fmt: skip
     assert period.window.start == period.window.end
+
+
+def test_demo_seed_adds_a_month_of_calls_once(runner, workspace):
+    first = runner.invoke(args=["demo", "seed", "--leads", "150"])
+    assert first.exit_code == 0, first.output
+    calls = db.session.scalar(sa.select(sa.func.count(CallAttempt.id)))
+    assert calls > 1000 and "demo calls added" in first.output
+    window = Window(datetime(2000, 1, 1), datetime(2100, 1, 1))
+    assert q.total(workspace.id, window).dials == calls
+    assert raw_by("COALESCE(caller_id, 0)", workspace.id, window) == {
+        key[0]: (t.dials, t.connects, t.talk_seconds, t.sums["active_hours"],
+                 t.sums["first_connect_attempts"])
+        for key, t in q.project(q.caller_outcome_sums(workspace.id, window), 0).items()
+    }  # fmt: skip
+    again = runner.invoke(args=["demo", "seed", "--leads", "150"])
+    assert "none added" in again.output
+    assert db.session.scalar(sa.select(sa.func.count(CallAttempt.id))) == calls
