@@ -345,15 +345,16 @@ def main() -> None:
     now = datetime(2026, 11, 25, 20, 0)  # a Wednesday afternoon in New York
     with app.app_context():
         ws = build(args, now)
-        calls = db.session.scalar(sa.text("SELECT count(*) FROM call_attempts"))
-        rep = db.session.scalar(sa.select(User.id).where(User.email == "rep0@bench.test"))
+        db.session.close()
         # As production: the periodic statistics job has run, and a GET reads without
         # taking SQLite's write lock.
         refresh_statistics(db.engine)
+        token = set_read_only(True)
+        calls = db.session.scalar(sa.text("SELECT count(*) FROM call_attempts"))
+        rep = db.session.scalar(sa.select(User.id).where(User.email == "rep0@bench.test"))
         with app.test_request_context("/metrics/team"):
-            token = set_read_only(True)
             run(args, ws, rep, now, calls)
-            reset_begin_mode(token)
+        reset_begin_mode(token)
 
 
 def run(args: argparse.Namespace, ws: int, rep: int, now: datetime, calls: int) -> None:

@@ -1,6 +1,8 @@
 """Call metrics' tables: daily rollups of the call records, and goals.
 
-A rollup row sums the calls of one UTC day that share its key. Missing keys are
+A rollup row sums the calls that share its key over one UTC day (``span`` 1) or one
+ISO week, Monday to Sunday (``span`` 7, ``day`` its Monday): a 90-day period reads
+about a dozen weeks and a dozen days instead of 90 days. Missing keys are
 stored as 0 (no caller, no list) or "" (no source), never NULL, because a unique
 key with a NULL in it never collides and the upsert would add rows instead of
 counting into one.
@@ -56,13 +58,14 @@ class CallerDayRollup(_CallSums, db.Model):
     __table_args__ = (
         # One caller's days (their own dashboard, goals). Covering: a secondary index that
         # needs look-ups loses to the key's day range, which reads every caller's rows.
-        sa.Index("ix_call_caller_day_rollups_caller", "workspace_id", "caller_id", "day",
+        sa.Index("ix_call_caller_day_rollups_caller", "workspace_id", "caller_id", "span", "day",
                  "outcome", "category", "calls", *SUM_NAMES),
         # Clustered on the key: a day range is one contiguous read, no row look-ups.
         {"sqlite_with_rowid": False},
     )
 
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"), primary_key=True)
+    span: Mapped[int] = mapped_column(primary_key=True)  # days: 1 or 7
     day: Mapped[date] = mapped_column(primary_key=True)
     caller_id: Mapped[int] = mapped_column(primary_key=True)
     outcome: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
@@ -76,6 +79,7 @@ class ListDayRollup(_CallSums, db.Model):
     __table_args__ = ({"sqlite_with_rowid": False},)
 
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"), primary_key=True)
+    span: Mapped[int] = mapped_column(primary_key=True)  # days: 1 or 7
     day: Mapped[date] = mapped_column(primary_key=True)
     list_id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
@@ -90,6 +94,7 @@ class SlotDayRollup(db.Model):
     __table_args__ = ({"sqlite_with_rowid": False},)
 
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"), primary_key=True)
+    span: Mapped[int] = mapped_column(primary_key=True)  # days: 1 or 7
     day: Mapped[date] = mapped_column(primary_key=True)
     list_id: Mapped[int] = mapped_column(primary_key=True)
     weekday: Mapped[int] = mapped_column(primary_key=True)

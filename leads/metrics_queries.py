@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,12 +34,23 @@ def _rollup_sql(model: Any, workspace_id: int, days: tuple, by: Sequence[str],
                 where: dict[str, Any]) -> sa.Select:
     columns = [getattr(model, name) for name in by]
     sums = [sa.func.sum(getattr(model, name)).label(name) for name in sum_columns(model)]
+    span, first, end = days
     return (
         sa.select(*columns, *sums)
-        .where(model.workspace_id == workspace_id, model.day >= days[0], model.day < days[1],
-               *_filters(model, where))
+        .where(model.workspace_id == workspace_id, model.span == span, model.day >= first,
+               model.day < end, *_filters(model, where))
         .group_by(*columns)
     )  # fmt: skip
+
+
+def _blocks(first: date, end: date) -> list[tuple[int, date, date]]:
+    """Whole days [first, end) as rollup reads: whole ISO weeks, and the days around them."""
+    monday = first + timedelta(days=-first.weekday() % 7)
+    last_monday = end - timedelta(days=end.weekday())
+    if monday >= last_monday:
+        return [(1, first, end)]
+    blocks = [(1, first, monday), (7, monday, last_monday), (1, last_monday, end)]
+    return [block for block in blocks if block[1] < block[2]]
 
 
 def raw_query(model: Any, workspace_id: int, window: Window, by: Sequence[str],
@@ -73,8 +84,8 @@ def grouped(model: Any, workspace_id: int, window: Window, by: Sequence[str],
     where = where or {}
     days, edges = window.split()
     rows: list[Any] = []
-    if days:
-        rows += db.session.execute(_rollup_sql(model, workspace_id, days, by, where))
+    for block in _blocks(*days) if days else []:
+        rows += db.session.execute(_rollup_sql(model, workspace_id, block, by, where))
     for edge in edges:
         rows += db.session.execute(raw_query(model, workspace_id, edge, by, where))
     totals: dict[Key, dict[str, int]] = defaultdict(lambda: defaultdict(int))

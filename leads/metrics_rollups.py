@@ -135,10 +135,12 @@ def _call_values(call: CallAttempt) -> dict[str, Any]:
 def count_call(call: CallAttempt) -> None:
     """Add a just-recorded call to its three rollup rows; the caller commits."""
     values = _call_values(call)
+    day = call.started_at.date()
     for model, keys in ROLLUP_KEYS.items():
-        key = {"workspace_id": call.workspace_id, "day": call.started_at.date()}
-        key.update((name, values[name]) for name in keys)
-        _upsert(model, key, {name: values[name] for name in sum_columns(model)})
+        for span, start in ((1, day), (7, day - timedelta(days=day.weekday()))):
+            key = {"workspace_id": call.workspace_id, "span": span, "day": start}
+            key.update((name, values[name]) for name in keys)
+            _upsert(model, key, {name: values[name] for name in sum_columns(model)})
 
 
 def _upsert(model: Any, key: dict[str, Any], sums: dict[str, int]) -> None:
@@ -158,20 +160,35 @@ def day_of(column: sa.ColumnElement[datetime]) -> sa.ColumnElement[Any]:
     return sa.func.date(column)
 
 
+def week_of(day: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The Monday starting a date's ISO week, as each database stores a Date column."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.cast(sa.func.date_trunc("week", day), sa.Date)
+    return sa.func.date(day, "-6 days", "weekday 1")
+
+
 def rebuild(workspace_id: int) -> int:
     """Recompute the workspace's rollups from its call records; returns the calls counted."""
     keys, sums = raw_keys(), raw_sums()
     day = day_of(CallAttempt.started_at)
     for model, names in ROLLUP_KEYS.items():
         db.session.execute(sa.delete(model).where(model.workspace_id == workspace_id))
-        columns = ["workspace_id", "day", *names, *sum_columns(model)]
+        columns = ["workspace_id", "span", "day", *names, *sum_columns(model)]
         select = (
-            sa.select(CallAttempt.workspace_id, day, *(keys[n] for n in names),
+            sa.select(CallAttempt.workspace_id, sa.literal(1), day, *(keys[n] for n in names),
                       *(sums[n] for n in sum_columns(model)))
             .where(CallAttempt.workspace_id == workspace_id)
             .group_by(CallAttempt.workspace_id, day, *(keys[n] for n in names))
         )  # fmt: skip
         db.session.execute(sa.insert(model).from_select(columns, select))
+        week, key_columns = week_of(model.day), [getattr(model, n) for n in names]
+        weeks = (
+            sa.select(model.workspace_id, sa.literal(7), week, *key_columns,
+                      *(sa.func.sum(getattr(model, n)) for n in sum_columns(model)))
+            .where(model.workspace_id == workspace_id, model.span == 1)
+            .group_by(model.workspace_id, week, *key_columns)
+        )  # fmt: skip
+        db.session.execute(sa.insert(model).from_select(columns, weeks))
     return db.session.scalar(
         sa.select(sa.func.count()).where(CallAttempt.workspace_id == workspace_id)
     ) or 0  # fmt: skip

@@ -51,11 +51,12 @@ def _rollup(name, *keys, sums):
     op.create_table(
         name,
         sa.Column('workspace_id', sa.Integer(), nullable=False),
+        sa.Column('span', sa.Integer(), nullable=False),
         sa.Column('day', sa.Date(), nullable=False),
         *keys,
         *sums,
         sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f(f'fk_{name}_workspace_id_workspaces')),
-        sa.PrimaryKeyConstraint('workspace_id', 'day', *(k.name for k in keys), name=op.f(f'pk_{name}')),
+        sa.PrimaryKeyConstraint('workspace_id', 'span', 'day', *(k.name for k in keys), name=op.f(f'pk_{name}')),
         sqlite_with_rowid=False,
     )
 
@@ -75,7 +76,7 @@ def upgrade_():
     _rollup('call_caller_day_rollups', sa.Column('caller_id', sa.Integer(), nullable=False),
             *_outcome(), sums=_sums())
     op.create_index('ix_call_caller_day_rollups_caller', 'call_caller_day_rollups',
-                    ['workspace_id', 'caller_id', 'day', 'outcome', 'category', 'calls', *SUM_COLUMNS])
+                    ['workspace_id', 'caller_id', 'span', 'day', 'outcome', 'category', 'calls', *SUM_COLUMNS])
     _rollup('call_list_day_rollups', sa.Column('list_id', sa.Integer(), nullable=False),
             sa.Column('source', sa.String(length=120), nullable=False), *_outcome(), sums=_sums())
     _rollup('call_slot_day_rollups', sa.Column('list_id', sa.Integer(), nullable=False),

@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -66,7 +67,7 @@ def test_manager_week_best_hour_drill_down_and_export(page: Page, make_user, wor
     expect(page.locator("#calls-count")).to_contain_text(f"{connects:,} call")
     with page.expect_download() as download:
         page.get_by_role("link", name="CSV").click()
-    text = open(download.value.path(), encoding="utf-8-sig").read()
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:2] == ["Started", "Rep"] and len(rows) - 1 == connects
     assert {r[1] for r in rows[1:]} == {"Rep 0"}

@@ -16,7 +16,7 @@ from leads.metrics_periods import Window, parse_period, zone_of
 from leads.metrics_queries import _rollup_sql, raw_query
 
 EDGE = Window(datetime(2026, 1, 5, 5), datetime(2026, 1, 6))
-DAYS = (date(2026, 1, 6), date(2026, 2, 1))
+WEEKS = (7, date(2026, 1, 5), date(2026, 2, 2))
 
 
 @pytest.fixture(autouse=True)
@@ -53,10 +53,10 @@ def test_filtered_edges_use_the_filters_time_index(workspace, where, index):
     assert "SCAN call_attempts" not in plan, plan
 
 
-DAY_RANGE = "PRIMARY KEY (workspace_id=? AND day>? AND day<?)"
+DAY_RANGE = "PRIMARY KEY (workspace_id=? AND span=? AND day>? AND day<?)"
 ONE_CALLER = (
     "COVERING INDEX ix_call_caller_day_rollups_caller "
-    "(workspace_id=? AND caller_id=? AND day>? AND day<?)"
+    "(workspace_id=? AND caller_id=? AND span=? AND day>? AND day<?)"
 )
 
 
@@ -67,7 +67,7 @@ ONE_CALLER = (
     (SlotDayRollup, ["weekday", "hour"], {"list_id": 3}, DAY_RANGE),
 ])  # fmt: skip
 def test_whole_days_read_a_day_range_of_the_rollup(workspace, model, by, where, expected):
-    plan = _plan(_rollup_sql(model, workspace.id, DAYS, by, where))
+    plan = _plan(_rollup_sql(model, workspace.id, WEEKS, by, where))
     assert expected in plan, plan
 
 
