@@ -81,6 +81,13 @@ def test_a_manager_reads_the_week_finds_the_best_hour_drills_in_and_exports(
     assert link, "no drill-down link for the rep's connects"
     drill = client.get(unescape(link.group(1)))
     assert drill.status_code == 200 and "Connects by Rep 0" in _text(drill)
+    assert f"{raw[reps[0].id][1]:,} calls" in _text(drill)
+    # With two filters the count comes from the records themselves.
+    both = client.get(unescape(link.group(1)) + f"&list_id={kept.id}")
+    expected = raw_by("caller_id", workspace.id, period.window,
+                      f"AND list_id = {kept.id} AND category IN ('conversation', 'call_back', "
+                      "'meeting_booked', 'qualified', 'not_interested', 'do_not_call')")
+    assert f"{expected[reps[0].id][0]:,} call" in _text(both)
     export = _csv(client.get(unescape(link.group(1)) + "&export=calls"))
     assert len(export) - 1 == raw[reps[0].id][1]
     assert {row[1] for row in export[1:]} == {"Rep 0"}
