@@ -5,7 +5,8 @@
 
 Builds a database with the real migrations (SQLite in a temporary folder, or in
 --db-dir where a database with the same number of calls is reused; PostgreSQL when
-DATABASE_URL is set, whose tables it fills), with ``--calls`` call records from
+DATABASE_URL is set, whose tables it fills; PIPELINE_DATABASE_URL names a second
+database for the pipeline bind), with ``--calls`` call records from
 ``--reps`` callers over ``--days`` days, and the daily rollups rebuilt from them.
 
 Then, for the periods today / 7 / 30 / 90 days (a viewer in New York), it times the
@@ -100,7 +101,8 @@ def parse_args() -> argparse.Namespace:
 def make_app(args: argparse.Namespace) -> Flask:
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgres"):
-        config = {"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_BINDS": {"pipeline": url}}
+        pipeline = os.environ.get("PIPELINE_DATABASE_URL", url)
+        config = {"SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_BINDS": {"pipeline": pipeline}}
     else:
         folder = args.db_dir or Path(tempfile.mkdtemp(prefix="leadline-bench-metrics-"))
         if not args.db_dir:
