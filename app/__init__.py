@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -105,7 +105,14 @@ def register_request_hooks(app: Flask) -> None:
     def navigation() -> dict[str, Any]:
         from app.models import Role
 
-        return {"Role": Role, "user": current_user}
+        return {"Role": Role, "user": current_user, "nav_section": _nav_section()}
+
+
+def _nav_section() -> str:
+    """Which main-menu entry the current page belongs to: its view's module, as
+    "package.module" (e.g. "leads.dial_views"), so the menu needs no list of endpoints."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "__module__", "") if view else ""
 
 
 __all__ = ["ConfigError", "create_app"]

@@ -15,6 +15,8 @@ def init_app(app: Flask) -> None:
         dial_views,
         dnc_views,
         import_views,
+        metrics_models,
+        metrics_views,
         models,
         rotation_models,
         rotation_rep_views,

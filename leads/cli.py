@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from leads.demo import DEMO_LISTS, TEAM_NAME, SeedReport, seed_demo
+from leads.metrics_demo import seed_demo_calls
 
 demo_cli = AppGroup("demo", help="Demo data.")
 
@@ -35,6 +36,9 @@ def seed(lead_count: int, seed: int) -> None:
     report = seed_demo(lead_count, seed)
     _echo_users(report)
     _echo_summary(report)
+    calls = seed_demo_calls(seed)
+    click.echo(f"Calls: {calls} demo calls added for the metrics pages." if calls
+               else "Calls: demo calls already there (or no callers and leads); none added.")
 
 
 def _echo_users(report: SeedReport) -> None:

@@ -121,6 +121,16 @@ class CallAttempt(db.Model):
     lead_time_zone: Mapped[str | None] = mapped_column(sa.String(64))
     note: Mapped[str | None] = mapped_column(sa.Text)
 
+    # Facts call metrics need, fixed when the call is recorded (leads.metrics_rollups):
+    # the list and source stay even if the list is deleted or the lead moves.
+    list_id: Mapped[int | None]
+    source: Mapped[str | None] = mapped_column(sa.String(120))
+    lead_local_weekday: Mapped[int | None]  # 0 = Monday
+    attempt_number: Mapped[int | None]  # the lead's 1st, 2nd, … call
+    first_connect: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    speed_to_lead_seconds: Mapped[int | None]  # on a lead's first call: since its assignment
+    opens_hour: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
 
 class Callback(db.Model):
     """A promise to call a lead back at a set time; due ones lead their owner's queue."""

@@ -21,6 +21,7 @@ from leads import dnc
 from leads.calling_hours import Place, is_callable, local_hour, place_of, utc_now
 from leads.dial_models import CallAttempt, Callback, DialOutcome, OutcomeCategory
 from leads.dialing import Rules
+from leads.metrics_rollups import call_facts, count_call
 from leads.models import ActivityType, Lead, LeadStatus
 from leads.normalize import _zone
 from leads.timeline import record
@@ -173,16 +174,17 @@ def dispose(user: User, entry: Disposition, at: datetime | None = None) -> Outco
 
 def _record_call(lead, user, outcome, entry, place, at, duration) -> None:
     started = at - timedelta(seconds=duration)
-    db.session.add(
-        CallAttempt(
-            workspace_id=lead.workspace_id, lead_id=lead.id, caller_id=user.id,
-            lease_token=entry.token, outcome=outcome.key, category=outcome.category,
-            started_at=started, duration_seconds=duration,
-            lead_local_hour=local_hour(place, started),
-            lead_time_zone=place.zones[0] if place.zones else None,
-            note=entry.note.strip() or None,
-        )
+    facts = call_facts(lead, user.id, outcome.category, started, place)  # metrics
+    call = CallAttempt(
+        workspace_id=lead.workspace_id, lead_id=lead.id, caller_id=user.id,
+        lease_token=entry.token, outcome=outcome.key, category=outcome.category,
+        started_at=started, duration_seconds=duration,
+        lead_local_hour=local_hour(place, started),
+        lead_time_zone=place.zones[0] if place.zones else None,
+        note=entry.note.strip() or None, **facts,
     )  # fmt: skip
+    db.session.add(call)
+    count_call(call)  # metrics: the daily rollups, in this same transaction
     minutes, seconds = divmod(duration, 60)
     summary = f"Called: {outcome.label}" + (f" ({minutes}:{seconds:02d})" if duration else "")
     record(

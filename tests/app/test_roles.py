@@ -102,6 +102,12 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.delete_rep_away": MANAGERS,
     "leads.rotation_handover": ADMIN,
     "leads.rotation_badge": ANY,
+    "leads.metrics_mine": ANY,
+    "leads.metrics_team": frozenset({Role.ADMIN, Role.MANAGER}),
+    "leads.metrics_calls": frozenset({Role.ADMIN, Role.MANAGER}),
+    "leads.metrics_goals": frozenset({Role.ADMIN, Role.MANAGER}),
+    "leads.metrics_delete_goal": frozenset({Role.ADMIN, Role.MANAGER}),
+    "leads.metrics_lists": IMPORTERS,
     "admin.teams": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.users": ADMIN,
     "admin.new_user": ADMIN,
@@ -135,6 +141,7 @@ URL_VALUES = {
     "period_id": 999_999,
     "view_id": 999_999,
     "entry_id": 999_999,
+    "goal_id": 999_999,
 }
 
 

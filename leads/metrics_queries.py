@@ -1,0 +1,182 @@
+"""Reading call metrics: rollups for whole UTC days, call records for the edges.
+
+A period in the viewer's zone rarely starts on a UTC midnight, so a window is split
+(``Window.split``): whole UTC days come from a daily rollup, and the under-a-day
+edges from the call records through the covering ``ix_call_attempts_metrics_window``
+index. The two give the same sums as one GROUP BY over the records would; the tests
+compare them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from leads.dial_models import CallAttempt, Callback
+from leads.metrics import CALLBACK_GRACE, Callbacks, Tally
+from leads.metrics_models import CallerDayRollup, ListDayRollup, SlotDayRollup
+from leads.metrics_periods import Window
+from leads.metrics_rollups import raw_keys, raw_sums, sum_columns
+
+Key = tuple[Any, ...]
+
+
+def _filters(model: Any, where: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
+    return [getattr(model, name) == value for name, value in where.items()]
+
+
+def _rollup_sql(model: Any, workspace_id: int, days: tuple, by: Sequence[str],
+                where: dict[str, Any]) -> sa.Select:
+    columns = [getattr(model, name) for name in by]
+    sums = [sa.func.sum(getattr(model, name)).label(name) for name in sum_columns(model)]
+    span, first, end = days
+    return (
+        sa.select(*columns, *sums)
+        .where(model.workspace_id == workspace_id, model.span == span, model.day >= first,
+               model.day < end, *_filters(model, where))
+        .group_by(*columns)
+    )  # fmt: skip
+
+
+def _blocks(first: date, end: date) -> list[tuple[int, date, date]]:
+    """Whole days [first, end) as rollup reads: whole ISO weeks, and the days around them."""
+    monday = first + timedelta(days=-first.weekday() % 7)
+    last_monday = end - timedelta(days=end.weekday())
+    if monday >= last_monday:
+        return [(1, first, end)]
+    blocks = [(1, first, monday), (7, monday, last_monday), (1, last_monday, end)]
+    return [block for block in blocks if block[1] < block[2]]
+
+
+def raw_query(model: Any, workspace_id: int, window: Window, by: Sequence[str],
+              where: dict[str, Any]) -> sa.Select:
+    """The GROUP BY over call records that a rollup's rows stand for, in one window."""
+    keys, sums = raw_keys(), raw_sums()
+    columns = [keys[name].label(name) for name in by]
+    query = (
+        sa.select(*columns, *(sums[n].label(n) for n in sum_columns(model)))
+        .select_from(CallAttempt)
+        .where(CallAttempt.workspace_id == workspace_id, CallAttempt.started_at >= window.start,
+               CallAttempt.started_at < window.end,
+               *(_raw_filter(name, value) for name, value in where.items()))
+        .group_by(*columns)
+    )  # fmt: skip
+    return query
+
+
+def _raw_filter(name: str, value: Any) -> sa.ColumnElement[bool]:
+    # On the plain column, so the caller's or list's index can serve the window.
+    column = {"caller_id": CallAttempt.caller_id, "list_id": CallAttempt.list_id,
+              "source": CallAttempt.source}.get(name)  # fmt: skip
+    if column is None:
+        return raw_keys()[name] == value
+    return column.is_(None) if value in (0, "") else column == value
+
+
+def grouped(model: Any, workspace_id: int, window: Window, by: Sequence[str],
+            where: dict[str, Any] | None = None) -> dict[Key, dict[str, int]]:
+    """Sums of ``model``'s columns per ``by`` key over the window, from rollup + edges."""
+    where = where or {}
+    days, edges = window.split()
+    rows: list[Any] = []
+    for block in _blocks(*days) if days else []:
+        rows += db.session.execute(_rollup_sql(model, workspace_id, block, by, where))
+    for edge in edges:
+        rows += db.session.execute(raw_query(model, workspace_id, edge, by, where))
+    totals: dict[Key, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in rows:
+        mapping = row._mapping
+        target = totals[tuple(mapping[name] for name in by)]
+        for name in sum_columns(model):
+            target[name] += int(mapping[name] or 0)
+    return totals
+
+
+Sums = dict[Key, dict[str, int]]
+
+
+def project(rows: Sums, *positions: int) -> dict[Key, Tally]:
+    """Tallies keyed by some parts of the rows' keys; the key's last part is the category."""
+    result: dict[Key, Tally] = defaultdict(Tally)
+    for key, sums in rows.items():
+        result[tuple(key[p] for p in positions)].add(key[-1], sums["calls"], sums)
+    return dict(result)
+
+
+def tallies(model: Any, workspace_id: int, window: Window, by: Sequence[str],
+            where: dict[str, Any] | None = None) -> dict[Key, Tally]:
+    """Tallies per ``by`` key (category is grouped on too and folded into each tally)."""
+    rows = grouped(model, workspace_id, window, [*by, "category"], where)
+    return project(rows, *range(len(by)))
+
+
+def by_caller(workspace_id: int, window: Window, caller_id: int | None = None) -> dict[Key, Tally]:
+    where = {"caller_id": caller_id} if caller_id is not None else {}
+    return tallies(CallerDayRollup, workspace_id, window, ["caller_id"], where)
+
+
+def caller_outcome_sums(workspace_id: int, window: Window) -> Sums:
+    """One read serves the leaderboard, the totals and the outcome breakdown (``project``)."""
+    by = ["caller_id", "outcome", "category"]
+    return grouped(CallerDayRollup, workspace_id, window, by)
+
+
+def list_source_sums(workspace_id: int, window: Window) -> Sums:
+    """One read serves the list and the source breakdowns (``project``)."""
+    return grouped(ListDayRollup, workspace_id, window, ["list_id", "source", "category"])
+
+
+def total(workspace_id: int, window: Window, caller_id: int | None = None) -> Tally:
+    overall = Tally()
+    for tally in by_caller(workspace_id, window, caller_id).values():
+        overall.merge(tally)
+    return overall
+
+
+def heatmap(workspace_id: int, window: Window, list_id: int | None = None
+            ) -> dict[tuple[int, int], dict[str, int]]:
+    """Calls and connects per (lead's local weekday, hour); unknown zones left out."""
+    where = {"list_id": list_id} if list_id is not None else {}
+    cells = grouped(SlotDayRollup, workspace_id, window, ["weekday", "hour"], where)
+    return {key: sums for key, sums in cells.items() if key[0] >= 0 and key[1] >= 0}
+
+
+def callbacks(owner_ids: Sequence[int], window: Window) -> dict[int, Callbacks]:
+    """Callbacks due in the window per owner, and how many were kept."""
+    kept = sa.and_(Callback.done_at.is_not(None),
+                   Callback.done_at <= Callback.due_at + CALLBACK_GRACE)  # fmt: skip
+    query = (
+        sa.select(Callback.owner_id, sa.func.count(),
+                  sa.func.coalesce(sa.func.sum(sa.case((kept, 1), else_=0)), 0))
+        .where(Callback.owner_id.in_(owner_ids), Callback.due_at >= window.start,
+               Callback.due_at < window.end)
+        .group_by(Callback.owner_id)
+    )  # fmt: skip
+    return {owner: Callbacks(due, kept) for owner, due, kept in db.session.execute(query)}
+
+
+def calls_by_local_day(workspace_id: int, caller_id: int, window: Window,
+                       local_date: Any) -> dict[Any, Tally]:
+    """One caller's tallies per local day: their calls are few enough to read directly."""
+    query = (
+        sa.select(CallAttempt.started_at, CallAttempt.category)
+        .where(CallAttempt.caller_id == caller_id, CallAttempt.workspace_id == workspace_id,
+               CallAttempt.started_at >= window.start, CallAttempt.started_at < window.end)
+    )  # fmt: skip
+    days: dict[Any, Tally] = defaultdict(Tally)
+    for started, category in db.session.execute(query):
+        days[local_date(started)].add(category, 1, {})
+    return days
+
+
+def latest_call(workspace_id: int) -> datetime | None:
+    return db.session.scalar(
+        sa.select(sa.func.max(CallAttempt.started_at)).where(
+            CallAttempt.workspace_id == workspace_id
+        )
+    )
