@@ -9,9 +9,11 @@ bp = Blueprint("sync", __name__)
 
 def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
+    from leads.metrics import set_won_source
     from leads.signals import lead_qualified
     from sync import board_views, models, setup_views, views  # noqa: F401  (tables, routes)
     from sync.listeners import on_lead_qualified
+    from sync.pipeline import won_deals
     from sync.pipeline_target import deliver_to_pipeline
     from sync.targets import Target, register_target
 
@@ -22,4 +24,5 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("DEFAULT_CURRENCY", "USD")
     app.register_blueprint(bp)
     lead_qualified.connect(on_lead_qualified)
+    set_won_source(won_deals)  # the metrics' funnel ends at won, income goals read value
     add_cron(app, CronEntry("sync.jobs.sweep_handoffs", interval=60))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -214,3 +215,19 @@ def contact_deals(contact: Contact) -> list[Deal]:
             sa.select(Deal).where(Deal.contact_id == contact.id).order_by(Deal.id.desc())
         )
     )
+
+
+def won_deals(workspace_id: int, window: Any) -> tuple[int, int]:
+    """Deals won in the window (``window.start``/``.end``, naive UTC; None for all
+    time) and their value in whole units, for the metrics' funnel and income goals.
+
+    Values of every currency are added as they are: a workspace selling in several
+    currencies sees a sum of face values.
+    """
+    query = sa.select(sa.func.count(Deal.id), sa.func.coalesce(sa.func.sum(Deal.value), 0)).where(
+        Deal.workspace_id == workspace_id, Deal.outcome == StageOutcome.WON.value
+    )
+    if window is not None:
+        query = query.where(Deal.closed_at >= window.start, Deal.closed_at < window.end)
+    count, value = db.session.execute(query).one()
+    return count, int(value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -202,3 +204,24 @@ def test_deal_values_add_up_per_currency_on_the_board(client, login, rep, make_l
     board = client.get("/pipeline").get_data(as_text=True)
     assert "3,000 EUR · 13,000 USD" in board
     assert "No deals" in board  # the empty columns say so
+
+
+def test_won_deals_reach_the_metrics_funnel_and_income_goals(client, login, rep, make_lead):
+    from leads.metrics import won_source
+    from leads.metrics_periods import Window
+
+    lead = make_lead(company="Initech")
+    login(rep)
+    client.post(f"/leads/{lead.id}/promote")
+    deal = deal_of(lead)
+    client.post(f"/deals/{deal.id}", data={"value": "1250", "currency": "USD"})
+    source = won_source()
+    assert source is not None and source(lead.workspace_id, None) == (0, 0)
+    won = db.session.scalar(sa.select(Stage).where(Stage.name == "Won"))
+    client.post(f"/deals/{deal.id}/move", data={"stage_id": won.id})
+    db.session.expire_all()
+    closed = db.session.get(Deal, deal.id).closed_at
+    value = int(db.session.get(Deal, deal.id).value)
+    assert source(lead.workspace_id, None) == (1, value)
+    assert source(lead.workspace_id, Window(closed, closed + timedelta(seconds=1))) == (1, value)
+    assert source(lead.workspace_id, Window(closed - timedelta(days=1), closed)) == (0, 0)
