@@ -1,1 +1,18 @@
 """Multi-step outreach cadences: steps, enrolments, the step runner, mail."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("cadences", __name__)
+
+# How often the runner looks for due steps; a step is never early, at most this late.
+TICK_SECONDS = 30
+
+
+def init_app(app: Flask) -> None:
+    from app.cli import CronEntry, add_cron
+    from cadences import models, unsubscribe_views, views  # noqa: F401  (tables, routes)
+
+    app.register_blueprint(bp)
+    add_cron(app, CronEntry("cadences.jobs.tick", interval=TICK_SECONDS))

@@ -1,0 +1,3 @@
+"""Cadence pages: list, builder, enrolment, stats."""
+
+from __future__ import annotations

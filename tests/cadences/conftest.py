@@ -1,0 +1,137 @@
+"""Cadence fixtures: a real local SMTP server (aiosmtpd), factories for cadences and leads."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import message_from_bytes
+from email.message import Message
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from app.extensions import db
+from app.models import Role
+from cadences.models import Cadence, CadenceStep, EmailVariant, Enrollment, MailSender
+from leads.models import Lead
+
+# A Wednesday, 15:00 UTC = 10:00 in New York: inside the default send window.
+WEDNESDAY_MORNING = datetime(2026, 11, 18, 15, 0)
+
+
+@dataclass
+class Inbox:
+    """What the SMTP server accepted; ``reject`` makes it answer RCPT with that code."""
+
+    messages: list[Message] = field(default_factory=list)
+    reject: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.reject:
+            code = self.reject[address]
+            return f"{code} {'mailbox unavailable' if code >= 500 else 'try again later'}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append(message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+    def message_ids(self) -> list[str]:
+        with self.lock:
+            return [m["Message-ID"] for m in self.messages]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=0)
+    controller.start()
+    yield inbox, controller.server.sockets[0].getsockname()[1]
+    controller.stop()
+
+
+@pytest.fixture
+def clock(app):
+    """Set the runner's clock; returns a setter."""
+
+    def set_now(moment: datetime) -> None:
+        app.config["CADENCE_NOW"] = moment
+
+    set_now(WEDNESDAY_MORNING)
+    yield set_now
+    app.config.pop("CADENCE_NOW", None)
+
+
+@pytest.fixture
+def rep(make_user):
+    return make_user(Role.REP, name="Rita Rep", email="rita@example.com")
+
+
+@pytest.fixture
+def make_sender(workspace):
+    def build(port: int, **fields) -> MailSender:
+        sender = MailSender(
+            workspace_id=workspace.id, from_name="Rita Rep", from_email="rita@sales.example.com",
+            postal_address="1 Main Street, Springfield, IL 62701", smtp_host="127.0.0.1",
+            smtp_port=port, starttls=False, max_per_hour=10_000, max_per_day=100_000, **fields,
+        )  # fmt: skip
+        db.session.add(sender)
+        db.session.commit()
+        return sender
+
+    return build
+
+
+@pytest.fixture
+def make_cadence(workspace):
+    """Factory: a cadence from (kind, options) pairs; email steps take subject= and body=."""
+
+    def build(*steps: tuple[str, dict], sender: MailSender | None = None, name: str = "Outreach") -> Cadence:
+        cadence = Cadence(workspace_id=workspace.id, name=name, sender=sender)
+        for position, (kind, options) in enumerate(steps):
+            options = dict(options)
+            variants = options.pop("variants", None)
+            if kind == "email" and variants is None:
+                variants = [(options.pop("subject", "Hi {{ first_name }}"),
+                             options.pop("body", "Hello {{ first_name | default('there') }}"))]  # fmt: skip
+            step = CadenceStep(position=position, kind=kind, **options)
+            for label, (subject, body) in zip("ABCD", variants or [], strict=False):
+                step.variants.append(EmailVariant(label=label, subject=subject, body=body))
+            cadence.steps.append(step)
+        db.session.add(cadence)
+        db.session.commit()
+        return cadence
+
+    return build
+
+
+@pytest.fixture
+def make_lead(workspace):
+    counter = iter(range(1, 1_000_000))
+
+    def build(**fields) -> Lead:
+        number = next(counter)
+        values = {
+            "first_name": f"Pat{number}", "company": "Acme", "email": f"pat{number}@example.com",
+            "email_key": f"pat{number}@example.com", "phone_e164": f"+1212555{number:04d}",
+            "time_zone": "America/New_York", **fields,
+        }  # fmt: skip
+        lead = Lead(workspace_id=workspace.id, **values)
+        db.session.add(lead)
+        db.session.commit()
+        return lead
+
+    return build
+
+
+def enroll_now(cadence: Cadence, lead: Lead, due: datetime = WEDNESDAY_MORNING, owner=None) -> Enrollment:
+    enrollment = Enrollment(cadence_id=cadence.id, lead_id=lead.id, due_at=due,
+                            owner_id=owner.id if owner else lead.owner_id, variant_seed=lead.id)  # fmt: skip
+    db.session.add(enrollment)
+    db.session.commit()
+    return enrollment
