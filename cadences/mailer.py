@@ -96,8 +96,10 @@ class SmtpPool:
     def _connection(self, sender: MailSender) -> smtplib.SMTP:
         if sender.id not in self._connections:
             connection = smtplib.SMTP(sender.smtp_host, sender.smtp_port, timeout=SMTP_TIMEOUT)
+            connection.ehlo()
             if sender.starttls:
                 connection.starttls()
+                connection.ehlo()
             if sender.smtp_username:
                 connection.login(sender.smtp_username, sender.smtp_password or "")
             self._connections[sender.id] = connection

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -30,6 +30,7 @@ def _default(value: Any, fallback: str = "") -> Any:
 _env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 _env.filters["default"] = _default
 _env.filters["d"] = _default
+_env.globals.clear()  # no range(), cycler, joiner, …: a template sees only its merge fields
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,16 @@ def check_template(source: str) -> list[TemplateProblem]:
         tree = _env.parse(source)
     except TemplateSyntaxError as exc:
         return [TemplateProblem(f"invalid syntax: {exc.message}", exc.lineno)]
+    # Every name read must be a merge field or one the template set itself (a loop
+    # variable): the environment's globals (range, cycler, …) are not offered either.
+    own = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    unknown = {
+        n.name: n.lineno for n in tree.find_all(nodes.Name)
+        if n.ctx == "load" and n.name not in KNOWN_NAMES and n.name not in own
+    }  # fmt: skip
     problems = [
-        TemplateProblem(f"unknown merge field {{{{ {name} }}}}", _line_of(tree, name))
-        for name in sorted(meta.find_undeclared_variables(tree) - KNOWN_NAMES)
+        TemplateProblem(f"unknown merge field {{{{ {name} }}}}", line)
+        for name, line in sorted(unknown.items(), key=lambda item: item[1])
     ]
     for node in tree.find_all(nodes.Getattr):
         if isinstance(node.node, nodes.Name) and node.node.name == "rep" and node.attr not in REP_FIELDS:
@@ -58,13 +66,6 @@ def check_template(source: str) -> list[TemplateProblem]:
         if node.name in ("rep", "custom") and not _used_with_attribute(tree, node):
             problems.append(TemplateProblem(f"{{{{ {node.name} }}}} needs a field, e.g. {node.name}.name", node.lineno))
     return problems
-
-
-def _line_of(tree: nodes.Template, name: str) -> int | None:
-    for node in tree.find_all(nodes.Name):
-        if node.name == name:
-            return node.lineno
-    return None
 
 
 def _used_with_attribute(tree: nodes.Template, name_node: nodes.Name) -> bool:

@@ -17,7 +17,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app
 
 from app.database import insert_ignoring_duplicates
 from app.extensions import db
@@ -181,10 +181,14 @@ def _outgoing(run: StepRun, lead: Lead, owner: User | None) -> Outgoing:
     context = merge_context(lead, owner)
     subject = render_template_text(variant.subject if variant else "", context).strip()
     body = render_template_text(variant.body if variant else "", context)
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    path = url_for("cadences.unsubscribe", token=run.unsubscribe_token, _external=not base)
     return Outgoing(lead.email, subject.replace("\n", " "), body, run.message_id,
-                    f"{base.rstrip('/')}{path}" if base else path)  # fmt: skip
+                    unsubscribe_url(run.unsubscribe_token))  # fmt: skip
+
+
+def unsubscribe_url(token: str) -> str:
+    # Built without a request: workers send mail, so the public address comes from config.
+    path = current_app.url_map.bind("").build("cadences.unsubscribe_submit", {"token": token})
+    return f"{current_app.config['PUBLIC_BASE_URL']}{path}"
 
 
 def _refused(run_id: int, enrollment_id: int, reason: str, permanent: bool) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 
 import pytest
@@ -38,7 +39,7 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
-            self.messages.append(message_from_bytes(envelope.content))
+            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted for delivery"
 
     def message_ids(self) -> list[str]:
@@ -49,10 +50,17 @@ class Inbox:
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=0)
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    yield inbox, controller.server.sockets[0].getsockname()[1]
+    yield inbox, port
     controller.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -75,11 +83,13 @@ def rep(make_user):
 @pytest.fixture
 def make_sender(workspace):
     def build(port: int, **fields) -> MailSender:
-        sender = MailSender(
-            workspace_id=workspace.id, from_name="Rita Rep", from_email="rita@sales.example.com",
-            postal_address="1 Main Street, Springfield, IL 62701", smtp_host="127.0.0.1",
-            smtp_port=port, starttls=False, max_per_hour=10_000, max_per_day=100_000, **fields,
-        )  # fmt: skip
+        values = {
+            "from_name": "Rita Rep", "from_email": "rita@sales.example.com",
+            "postal_address": "1 Main Street, Springfield, IL 62701", "smtp_host": "127.0.0.1",
+            "smtp_port": port, "starttls": False, "max_per_hour": 10_000, "max_per_day": 100_000,
+            **fields,
+        }  # fmt: skip
+        sender = MailSender(workspace_id=workspace.id, **values)
         db.session.add(sender)
         db.session.commit()
         return sender
