@@ -6,6 +6,7 @@ from app.extensions import db
 from app.queue import enqueue, job
 from cadences.mailer import SmtpPool
 from cadences.runner import BATCH_SIZE, lease_due, run_batch
+from cadences.schedule import now
 from cadences.sending import send_email_step
 
 # One tick hands out at most this many batches; the rest wait for the next tick.
@@ -17,11 +18,12 @@ def tick() -> int:
     """Lease due enrolments in batches and enqueue one job per batch; returns the count."""
     leased = lease_due(BATCH_SIZE * MAX_BATCHES_PER_TICK)
     db.session.commit()
+    stamp = int(now().timestamp())
     for start in range(0, len(leased), BATCH_SIZE):
         batch = leased[start : start + BATCH_SIZE]
-        # The id names the batch's first enrolment and its size: a duplicate enqueue of
-        # the same lease is refused, and a lost job's lease runs out and is re-leased.
-        enqueue("cadences.jobs.run_steps", batch, job_id=f"cadence-steps-{batch[0]}-{len(batch)}")
+        # The id names the lease (its time and first enrolment): the same lease is never
+        # enqueued twice, while a re-lease after a lost job gets a job of its own.
+        enqueue("cadences.jobs.run_steps", batch, job_id=f"cadence-steps-{stamp}-{batch[0]}")
     return len(leased)
 
 

@@ -11,6 +11,7 @@ from email import message_from_bytes, policy
 from email.message import Message
 
 import pytest
+import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from app.extensions import db
@@ -135,6 +136,25 @@ def make_lead(workspace):
         db.session.add(lead)
         db.session.commit()
         return lead
+
+    return build
+
+
+@pytest.fixture
+def make_leads(workspace):
+    """Factory: ``count`` leads in one insert, for tests that need thousands."""
+
+    def build(count: int) -> list[Lead]:
+        start = (db.session.scalar(sa.select(sa.func.max(Lead.id))) or 0) + 1
+        db.session.execute(sa.insert(Lead), [
+            {"workspace_id": workspace.id, "first_name": f"Bulk{n}", "email": f"bulk{n}@example.com",
+             "email_key": f"bulk{n}@example.com", "phone_e164": f"+1646{n:07d}",
+             "time_zone": "America/Chicago", "status": "new", "phone_time_zones": [],
+             "other_phones": [], "custom_fields": {}}
+            for n in range(start, start + count)
+        ])  # fmt: skip
+        db.session.commit()
+        return list(db.session.scalars(sa.select(Lead).where(Lead.id >= start).order_by(Lead.id)))
 
     return build
 
