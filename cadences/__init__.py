@@ -12,7 +12,10 @@ TICK_SECONDS = 30
 
 def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
-    from cadences import models, unsubscribe_views, views  # noqa: F401  (tables, routes)
+    from cadences import enroll_views, library_views, models, unsubscribe_views, views  # noqa: F401
+    from cadences.enrollment import on_import_finished
+    from leads.signals import import_finished
 
     app.register_blueprint(bp)
+    import_finished.connect(on_import_finished)
     add_cron(app, CronEntry("cadences.jobs.tick", interval=TICK_SECONDS))

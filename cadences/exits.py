@@ -26,7 +26,9 @@ STATUS_EXITS = {
 }
 
 
-def blocked_keys(workspace_id: int, phones: Iterable[str], emails: Iterable[str]) -> set[tuple[str, str]]:
+def blocked_keys(
+    workspace_id: int, phones: Iterable[str], emails: Iterable[str]
+) -> set[tuple[str, str]]:
     """The (kind, value) pairs among these that are on the do-not-contact list."""
     phones, emails = [p for p in phones if p], [e for e in emails if e]
     if not phones and not emails:
@@ -35,8 +37,12 @@ def blocked_keys(workspace_id: int, phones: Iterable[str], emails: Iterable[str]
         sa.select(DoNotContact.kind, DoNotContact.value).where(
             DoNotContact.workspace_id == workspace_id,
             sa.or_(
-                sa.and_(DoNotContact.kind == ContactKind.PHONE.value, DoNotContact.value.in_(phones)),
-                sa.and_(DoNotContact.kind == ContactKind.EMAIL.value, DoNotContact.value.in_(emails)),
+                sa.and_(
+                    DoNotContact.kind == ContactKind.PHONE.value, DoNotContact.value.in_(phones)
+                ),
+                sa.and_(
+                    DoNotContact.kind == ContactKind.EMAIL.value, DoNotContact.value.in_(emails)
+                ),
             ),
         )
     )
@@ -50,7 +56,8 @@ def exit_reason_for(lead, blocked: set[tuple[str, str]]) -> ExitReason | None:
     if reason := STATUS_EXITS.get(lead.status):
         return reason
     if (ContactKind.EMAIL.value, lead.email_key) in blocked or (
-        ContactKind.PHONE.value, lead.phone_e164
+        ContactKind.PHONE.value,
+        lead.phone_e164,
     ) in blocked:
         return ExitReason.DO_NOT_CONTACT
     return None
@@ -61,10 +68,15 @@ def exit_enrollments(condition: sa.ColumnElement[bool], reason: ExitReason) -> i
     result = db.session.execute(
         sa.update(Enrollment)
         .where(condition, Enrollment.status.in_(RUNNING_STATUSES))
-        .values(status=EnrollmentStatus.EXITED.value, exit_reason=reason.value,
-                finished_at=now(), due_at=None, lease_until=None)
+        .values(
+            status=EnrollmentStatus.EXITED.value,
+            exit_reason=reason.value,
+            finished_at=now(),
+            due_at=None,
+            lease_until=None,
+        )
         .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    )
     return result.rowcount
 
 
@@ -90,8 +102,11 @@ def mark_replied(lead_id: int, message_id: str | None = None) -> int:
 
 
 # Call dispositions (their category) and what they do to the lead's cadence.
-CALL_EXITS = {"qualified": ExitReason.QUALIFIED, "do_not_call": ExitReason.DO_NOT_CONTACT,
-              "disqualified": ExitReason.DISQUALIFIED}  # fmt: skip
+CALL_EXITS = {
+    "qualified": ExitReason.QUALIFIED,
+    "do_not_call": ExitReason.DO_NOT_CONTACT,
+    "disqualified": ExitReason.DISQUALIFIED,
+}
 
 
 def on_call_outcome(lead_id: int, category: str, pause_on_conversation: bool = False) -> str:
@@ -116,11 +131,12 @@ def on_call_outcome(lead_id: int, category: str, pause_on_conversation: bool = F
 
 
 def set_paused(condition: sa.ColumnElement[bool], paused: bool) -> int:
-    """Pause or resume running enrolments; a resumed one is due at once (its window still applies)."""
+    """Pause or resume running enrolments; a resumed one is due at once, inside its window."""
     current, target = (
-        (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED) if paused
+        (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
+        if paused
         else (EnrollmentStatus.PAUSED, EnrollmentStatus.ACTIVE)
-    )  # fmt: skip
+    )
     values: dict = {"status": target.value, "lease_until": None}
     if not paused:
         values["due_at"] = sa.func.coalesce(Enrollment.due_at, now())

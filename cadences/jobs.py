@@ -41,6 +41,12 @@ def process(enrollment_ids: list[int]) -> dict[str, int]:
         for enrollment_id, step_id in result.emails:
             outcome = send_email_step(enrollment_id, step_id, pool)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return {"tasks": result.tasks, "waits": result.waits, "skipped": result.skipped,
-            "exited": result.exited, "finished": result.finished,
-            "deferred": result.deferred, **outcomes}  # fmt: skip
+    return {
+        "tasks": result.tasks,
+        "waits": result.waits,
+        "skipped": result.skipped,
+        "exited": result.exited,
+        "finished": result.finished,
+        "deferred": result.deferred,
+        **outcomes,
+    }

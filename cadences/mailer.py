@@ -9,7 +9,6 @@ send is reported as ``uncertain`` and never retried automatically (at most once)
 from __future__ import annotations
 
 import smtplib
-import socket
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr
@@ -122,7 +121,7 @@ class SmtpPool:
         except smtplib.SMTPDataError as exc:  # an explicit answer: the server refused it
             connection.rset()
             raise SendError(f"{exc.smtp_code} {exc.smtp_error!r}", exc.smtp_code >= 500) from None
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self._drop(sender)
             raise UncertainSend(f"{type(exc).__name__}: {exc}") from None
 

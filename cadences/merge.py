@@ -15,9 +15,18 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 LEAD_FIELDS = (
-    "first_name", "last_name", "full_name", "company", "title", "email",
-    "phone", "city", "state", "country", "website",
-)  # fmt: skip
+    "first_name",
+    "last_name",
+    "full_name",
+    "company",
+    "title",
+    "email",
+    "phone",
+    "city",
+    "state",
+    "country",
+    "website",
+)
 REP_FIELDS = ("name", "email")
 KNOWN_NAMES = frozenset({*LEAD_FIELDS, "rep", "custom"})
 
@@ -52,26 +61,35 @@ def check_template(source: str) -> list[TemplateProblem]:
     # variable): the environment's globals (range, cycler, …) are not offered either.
     own = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     unknown = {
-        n.name: n.lineno for n in tree.find_all(nodes.Name)
+        n.name: n.lineno
+        for n in tree.find_all(nodes.Name)
         if n.ctx == "load" and n.name not in KNOWN_NAMES and n.name not in own
-    }  # fmt: skip
+    }
     problems = [
         TemplateProblem(f"unknown merge field {{{{ {name} }}}}", line)
         for name, line in sorted(unknown.items(), key=lambda item: item[1])
     ]
     for node in tree.find_all(nodes.Getattr):
-        if isinstance(node.node, nodes.Name) and node.node.name == "rep" and node.attr not in REP_FIELDS:
-            problems.append(TemplateProblem(f"unknown merge field {{{{ rep.{node.attr} }}}}", node.lineno))
+        if (
+            isinstance(node.node, nodes.Name)
+            and node.node.name == "rep"
+            and node.attr not in REP_FIELDS
+        ):
+            problems.append(
+                TemplateProblem(f"unknown merge field {{{{ rep.{node.attr} }}}}", node.lineno)
+            )
     for node in tree.find_all(nodes.Name):
         if node.name in ("rep", "custom") and not _used_with_attribute(tree, node):
-            problems.append(TemplateProblem(f"{{{{ {node.name} }}}} needs a field, e.g. {node.name}.name", node.lineno))
+            problems.append(
+                TemplateProblem(
+                    f"{{{{ {node.name} }}}} needs a field, e.g. {node.name}.name", node.lineno
+                )
+            )
     return problems
 
 
 def _used_with_attribute(tree: nodes.Template, name_node: nodes.Name) -> bool:
-    return any(
-        parent.node is name_node for parent in tree.find_all((nodes.Getattr, nodes.Getitem))
-    )
+    return any(parent.node is name_node for parent in tree.find_all((nodes.Getattr, nodes.Getitem)))
 
 
 class RenderError(Exception):
@@ -90,8 +108,9 @@ def merge_context(lead: Any, rep: Any | None) -> dict[str, Any]:
     values = {name: _text(getattr(lead, name, None)) for name in LEAD_FIELDS if name != "phone"}
     values["phone"] = _text(lead.phone_e164 or lead.phone_raw)
     values["rep"] = {
-        "name": _text(rep.name if rep else None), "email": _text(rep.email if rep else None),
-    }  # fmt: skip
+        "name": _text(rep.name if rep else None),
+        "email": _text(rep.email if rep else None),
+    }
     values["custom"] = _CustomFields({k: _text(v) for k, v in (lead.custom_fields or {}).items()})
     return values
 

@@ -21,7 +21,9 @@ class StepKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"social": "Social touch", "task": "Generic task"}.get(self.value, self.value.capitalize())
+        return {"social": "Social touch", "task": "Generic task"}.get(
+            self.value, self.value.capitalize()
+        )
 
 
 TASK_KINDS = (StepKind.CALL.value, StepKind.SOCIAL.value, StepKind.TASK.value)
@@ -80,9 +82,15 @@ class Cadence(db.Model):
     sender_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("mail_senders.id", ondelete="SET NULL")
     )
+    # Leads an import adds to this list are enrolled when the import finishes.
+    auto_enroll_list_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("lead_lists.id", ondelete="SET NULL")
+    )
     # Local time of the lead when the lead has no zone of its own.
     default_time_zone: Mapped[str] = mapped_column(sa.String(64), default="America/New_York")
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     steps: Mapped[list[CadenceStep]] = relationship(
@@ -145,19 +153,22 @@ class Enrollment(db.Model):
         enum_check("exit_reason", tuple(r.value for r in ExitReason)),
         # One running cadence per lead, decided by the database.
         sa.Index(
-            "uq_cadence_enrollments_running_lead", "lead_id", unique=True,
+            "uq_cadence_enrollments_running_lead",
+            "lead_id",
+            unique=True,
             sqlite_where=sa.text("status IN ('active', 'paused')"),
             postgresql_where=sa.text("status IN ('active', 'paused')"),
         ),
         # The tick's query: active enrolments by due time, nothing else in the index.
         sa.Index(
-            "ix_cadence_enrollments_due", "due_at",
+            "ix_cadence_enrollments_due",
+            "due_at",
             sqlite_where=sa.text("status = 'active'"),
             postgresql_where=sa.text("status = 'active'"),
         ),
         sa.Index("ix_cadence_enrollments_cadence_id_status", "cadence_id", "status"),
         sa.Index("ix_cadence_enrollments_owner_id_enrolled_at", "owner_id", "enrolled_at"),
-    )  # fmt: skip
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cadence_id: Mapped[int] = mapped_column(sa.ForeignKey("cadences.id", ondelete="CASCADE"))
@@ -199,7 +210,9 @@ class StepRun(db.Model):
     variant_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("cadence_email_variants.id", ondelete="SET NULL")
     )
-    sender_id: Mapped[int | None] = mapped_column(sa.ForeignKey("mail_senders.id", ondelete="SET NULL"))
+    sender_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("mail_senders.id", ondelete="SET NULL")
+    )
     message_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     # The link in the message; random and stored, so no secret rotation can break it.
     unsubscribe_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True)

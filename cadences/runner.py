@@ -118,25 +118,53 @@ def run_batch(enrollment_ids: list[int]) -> BatchResult:
 
 def _load(ids: list[int], moment: datetime) -> list[Item]:
     enrollments = db.session.execute(
-        sa.select(Enrollment.id, Enrollment.position, Enrollment.variant_seed,
-                  Enrollment.owner_id, Enrollment.cadence_id, Enrollment.lead_id)
-        .where(Enrollment.id.in_(ids), Enrollment.status == EnrollmentStatus.ACTIVE.value,
-               Enrollment.due_at <= moment)
-    ).all()  # fmt: skip
-    cadences = {c.id: c for c in db.session.scalars(
-        sa.select(Cadence).where(Cadence.id.in_({e.cadence_id for e in enrollments}))
-    )}  # fmt: skip
+        sa.select(
+            Enrollment.id,
+            Enrollment.position,
+            Enrollment.variant_seed,
+            Enrollment.owner_id,
+            Enrollment.cadence_id,
+            Enrollment.lead_id,
+        ).where(
+            Enrollment.id.in_(ids),
+            Enrollment.status == EnrollmentStatus.ACTIVE.value,
+            Enrollment.due_at <= moment,
+        )
+    ).all()
+    cadences = {
+        c.id: c
+        for c in db.session.scalars(
+            sa.select(Cadence).where(Cadence.id.in_({e.cadence_id for e in enrollments}))
+        )
+    }
     steps = _steps_by_position(cadences)
-    leads = {row.id: row for row in db.session.execute(
-        sa.select(Lead.id, Lead.workspace_id, Lead.status, Lead.email, Lead.email_key,
-                  Lead.phone_e164, Lead.time_zone)
-        .where(Lead.id.in_({e.lead_id for e in enrollments}))
-    )}  # fmt: skip
+    leads = {
+        row.id: row
+        for row in db.session.execute(
+            sa.select(
+                Lead.id,
+                Lead.workspace_id,
+                Lead.status,
+                Lead.email,
+                Lead.email_key,
+                Lead.phone_e164,
+                Lead.time_zone,
+            ).where(Lead.id.in_({e.lead_id for e in enrollments}))
+        )
+    }
     return [
-        Item(e.id, e.position, e.variant_seed, e.owner_id, cadences[e.cadence_id],
-             steps[e.cadence_id].get(e.position), leads.get(e.lead_id))
-        for e in enrollments if not cadences[e.cadence_id].paused
-    ]  # fmt: skip
+        Item(
+            e.id,
+            e.position,
+            e.variant_seed,
+            e.owner_id,
+            cadences[e.cadence_id],
+            steps[e.cadence_id].get(e.position),
+            leads.get(e.lead_id),
+        )
+        for e in enrollments
+        if not cadences[e.cadence_id].paused
+    ]
 
 
 def _steps_by_position(cadences: dict[int, Cadence]) -> dict[int, dict[int, CadenceStep]]:
@@ -151,7 +179,9 @@ def _steps_by_position(cadences: dict[int, Cadence]) -> dict[int, dict[int, Cade
 def _holidays(workspace_ids: set[int]) -> set[date]:
     if not workspace_ids:
         return set()
-    return set(db.session.scalars(sa.select(Holiday.day).where(Holiday.workspace_id.in_(workspace_ids))))
+    return set(
+        db.session.scalars(sa.select(Holiday.day).where(Holiday.workspace_id.in_(workspace_ids)))
+    )
 
 
 def _plan(items: list[Item], moment: datetime) -> Plan:
@@ -159,7 +189,9 @@ def _plan(items: list[Item], moment: datetime) -> Plan:
     blocked: set[tuple[str, str]] = set()
     for workspace_id in {item.cadence.workspace_id for item in items}:
         mine = [i.lead for i in items if i.lead and i.cadence.workspace_id == workspace_id]
-        blocked |= blocked_keys(workspace_id, (x.phone_e164 for x in mine), (x.email_key for x in mine))
+        blocked |= blocked_keys(
+            workspace_id, (x.phone_e164 for x in mine), (x.email_key for x in mine)
+        )
     holidays = _holidays({item.cadence.workspace_id for item in items})
     for item in items:
         if item.step is None:
@@ -194,9 +226,13 @@ def _wait_until(item: Item, moment: datetime, holidays: set[date]) -> datetime:
 def _window_opening(item: Item, moment: datetime, holidays: set[date]) -> datetime:
     step = item.step
     return next_window_open(
-        moment, _lead_zone(item), step.window_start, step.window_end,
-        step.business_days_only, holidays,
-    )  # fmt: skip
+        moment,
+        _lead_zone(item),
+        step.window_start,
+        step.window_end,
+        step.business_days_only,
+        holidays,
+    )
 
 
 def _lacks_contact(item: Item) -> bool:
@@ -215,9 +251,13 @@ def _apply(plan: Plan, moment: datetime) -> BatchResult:
         db.session.execute(
             sa.update(Enrollment.__table__)
             .where(Enrollment.id.in_(plan.finished))
-            .values(status=EnrollmentStatus.FINISHED.value, finished_at=moment, due_at=None,
-                    lease_until=None)
-        )  # fmt: skip
+            .values(
+                status=EnrollmentStatus.FINISHED.value,
+                finished_at=moment,
+                due_at=None,
+                lease_until=None,
+            )
+        )
     if plan.deferred:
         db.session.execute(
             sa.update(Enrollment.__table__)
@@ -230,18 +270,31 @@ def _apply(plan: Plan, moment: datetime) -> BatchResult:
     return result
 
 
-def _record_runs(runs: list[tuple[Item, str, datetime | None]], moment: datetime, result: BatchResult) -> None:
+def _record_runs(
+    runs: list[tuple[Item, str, datetime | None]], moment: datetime, result: BatchResult
+) -> None:
     table = StepRun.__table__
     claimed = {
         row.enrollment_id: row.id
         for row in db.session.execute(
             insert_ignoring_duplicates(table)
-            .values([{"enrollment_id": item.enrollment_id, "step_id": item.step.id,
-                      "lead_id": item.lead.id, "status": status, "attempts": 1,
-                      "started_at": moment, "finished_at": moment} for item, status, _ in runs])
+            .values(
+                [
+                    {
+                        "enrollment_id": item.enrollment_id,
+                        "step_id": item.step.id,
+                        "lead_id": item.lead.id,
+                        "status": status,
+                        "attempts": 1,
+                        "started_at": moment,
+                        "finished_at": moment,
+                    }
+                    for item, status, _ in runs
+                ]
+            )
             .returning(table.c.id, table.c.enrollment_id)
         )
-    }  # fmt: skip
+    }
     moves = []
     for item, status, next_due in runs:
         run_id = claimed.get(item.enrollment_id)
@@ -261,10 +314,14 @@ def _record_runs(runs: list[tuple[Item, str, datetime | None]], moment: datetime
 def _announce_task(item: Item, run_id: int, moment: datetime) -> None:
     assert item.step.kind in TASK_KINDS
     cadence_task_due.send(
-        current_app._get_current_object(), lead_id=item.lead.id, owner_id=item.owner_id,
-        kind=item.step.kind, due_at=moment, step_run_id=run_id,
+        current_app._get_current_object(),
+        lead_id=item.lead.id,
+        owner_id=item.owner_id,
+        kind=item.step.kind,
+        due_at=moment,
+        step_run_id=run_id,
         instructions=item.step.instructions or "",
-    )  # fmt: skip
+    )
 
 
 def advance(moves: list[dict[str, Any]]) -> None:

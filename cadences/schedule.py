@@ -31,7 +31,9 @@ def is_business_day(day: date, holidays: Collection[date]) -> bool:
     return day.weekday() < 5 and day not in holidays
 
 
-def add_business_days(start: datetime, days: int, tz: ZoneInfo, holidays: Collection[date]) -> datetime:
+def add_business_days(
+    start: datetime, days: int, tz: ZoneInfo, holidays: Collection[date]
+) -> datetime:
     """``days`` business days after ``start`` (naive UTC), the same local time of day."""
     local = start.replace(tzinfo=UTC).astimezone(tz)
     day, left = local.date(), days
@@ -44,8 +46,12 @@ def add_business_days(start: datetime, days: int, tz: ZoneInfo, holidays: Collec
 
 
 def next_window_open(
-    moment: datetime, tz: ZoneInfo, start_minute: int, end_minute: int,
-    business_days_only: bool, holidays: Collection[date],
+    moment: datetime,
+    tz: ZoneInfo,
+    start_minute: int,
+    end_minute: int,
+    business_days_only: bool,
+    holidays: Collection[date],
 ) -> datetime:
     """``moment`` itself when it falls inside the window, else the window's next opening."""
     local = moment.replace(tzinfo=UTC).astimezone(tz)

@@ -77,7 +77,9 @@ def _claim(enrollment_id: int, step_id: int):
         return "already moved on"
     lead = db.session.get(Lead, enrollment.lead_id)
     # Checked again here, at send time: an opt-out after the batch read must win.
-    blocked = blocked_keys(lead.workspace_id, [lead.phone_e164], [lead.email_key]) if lead else set()
+    blocked = (
+        blocked_keys(lead.workspace_id, [lead.phone_e164], [lead.email_key]) if lead else set()
+    )
     if reason := exit_reason_for(lead, blocked):
         exit_enrollments(Enrollment.id == enrollment_id, reason)
         return "exited"
@@ -124,12 +126,20 @@ def _insert_run(enrollment, step, lead, sender, moment) -> StepRun | None:
     domain = sender.from_email.rpartition("@")[2] or "localhost"
     inserted = db.session.execute(
         insert_ignoring_duplicates(StepRun.__table__)
-        .values(enrollment_id=enrollment.id, step_id=step.id, lead_id=lead.id,
-                status=RunStatus.SENDING.value, variant_id=variant.id if variant else None,
-                sender_id=sender.id, message_id=f"<{uuid.uuid4().hex}@{domain}>",
-                unsubscribe_token=secrets.token_urlsafe(24), attempts=1, started_at=moment)
+        .values(
+            enrollment_id=enrollment.id,
+            step_id=step.id,
+            lead_id=lead.id,
+            status=RunStatus.SENDING.value,
+            variant_id=variant.id if variant else None,
+            sender_id=sender.id,
+            message_id=f"<{uuid.uuid4().hex}@{domain}>",
+            unsubscribe_token=secrets.token_urlsafe(24),
+            attempts=1,
+            started_at=moment,
+        )
         .returning(StepRun.__table__.c.id)
-    ).scalar()  # fmt: skip
+    ).scalar()
     return db.session.get(StepRun, inserted) if inserted else None
 
 
@@ -164,13 +174,17 @@ def _reschedule(enrollment_id: int, due: datetime | None) -> None:
 
 def _throttled_until(sender: MailSender, moment: datetime) -> datetime | None:
     """When the sender may send again, or None when under both limits."""
-    for window, limit in ((timedelta(hours=1), sender.max_per_hour), (timedelta(days=1), sender.max_per_day)):
+    for window, limit in (
+        (timedelta(hours=1), sender.max_per_hour),
+        (timedelta(days=1), sender.max_per_day),
+    ):
         oldest = db.session.execute(
             sa.select(sa.func.count(), sa.func.min(StepRun.started_at)).where(
-                StepRun.sender_id == sender.id, StepRun.started_at > moment - window,
+                StepRun.sender_id == sender.id,
+                StepRun.started_at > moment - window,
                 StepRun.status.in_(SENT_STATUSES),
             )
-        ).one()  # fmt: skip
+        ).one()
         if oldest[0] >= limit:
             return oldest[1] + window
     return None
@@ -181,8 +195,13 @@ def _outgoing(run: StepRun, lead: Lead, owner: User | None) -> Outgoing:
     context = merge_context(lead, owner)
     subject = render_template_text(variant.subject if variant else "", context).strip()
     body = render_template_text(variant.body if variant else "", context)
-    return Outgoing(lead.email, subject.replace("\n", " "), body, run.message_id,
-                    unsubscribe_url(run.unsubscribe_token))  # fmt: skip
+    return Outgoing(
+        lead.email,
+        subject.replace("\n", " "),
+        body,
+        run.message_id,
+        unsubscribe_url(run.unsubscribe_token),
+    )
 
 
 def unsubscribe_url(token: str) -> str:
@@ -205,8 +224,13 @@ def _refused(run_id: int, enrollment_id: int, reason: str, permanent: bool) -> s
     return "retry"
 
 
-def _finish(run_id: int, enrollment_id: int, status: RunStatus, error: str | None,
-            outgoing: Outgoing | None = None) -> str:  # fmt: skip
+def _finish(
+    run_id: int,
+    enrollment_id: int,
+    status: RunStatus,
+    error: str | None,
+    outgoing: Outgoing | None = None,
+) -> str:
     moment = now()
     run = db.session.get(StepRun, run_id)
     run.status, run.finished_at, run.last_error = status.value, moment, error
@@ -214,8 +238,14 @@ def _finish(run_id: int, enrollment_id: int, status: RunStatus, error: str | Non
     advance([{"eid": enrollment_id, "pos": enrollment.position, "due": moment}])
     if outgoing is not None:
         lead = db.session.get(Lead, run.lead_id)
-        record(lead, ActivityType.EMAIL, None, f"Cadence email: {outgoing.subject}"[:500],
-               step_run_id=run.id, message_id=outgoing.message_id)  # fmt: skip
+        record(
+            lead,
+            ActivityType.EMAIL,
+            None,
+            f"Cadence email: {outgoing.subject}"[:500],
+            step_run_id=run.id,
+            message_id=outgoing.message_id,
+        )
     db.session.commit()
     return status.value
 

@@ -34,12 +34,19 @@ def unsubscribe(run: StepRun) -> bool:
     if lead.email_key:
         db.session.execute(
             insert_ignoring_duplicates(DoNotContact.__table__).values(
-                workspace_id=lead.workspace_id, kind=ContactKind.EMAIL.value,
-                value=lead.email_key, reason="unsubscribed from a cadence email",
+                workspace_id=lead.workspace_id,
+                kind=ContactKind.EMAIL.value,
+                value=lead.email_key,
+                reason="unsubscribed from a cadence email",
                 created_at=now(),
             )
-        )  # fmt: skip
+        )
     exit_lead(lead.id, ExitReason.UNSUBSCRIBED)
-    record(lead, ActivityType.EMAIL, None, "Unsubscribed through the link in a cadence email",
-           step_run_id=run.id)  # fmt: skip
+    record(
+        lead,
+        ActivityType.EMAIL,
+        None,
+        "Unsubscribed through the link in a cadence email",
+        step_run_id=run.id,
+    )
     return True

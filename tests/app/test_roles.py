@@ -14,6 +14,7 @@ PUBLIC = "public"
 ANY = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
 IMPORTERS = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER})
+CADENCE_USERS = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.REP})
 
 EXPECTED: dict[str, str | frozenset[Role]] = {
     "static": PUBLIC,
@@ -44,6 +45,27 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.cancel_import": IMPORTERS,
     "leads.undo_import": IMPORTERS,
     "leads.import_errors": IMPORTERS,
+    "cadences.unsubscribe_confirm": PUBLIC,
+    "cadences.unsubscribe_submit": PUBLIC,
+    "cadences.inbound_reply": PUBLIC,
+    "cadences.index": CADENCE_USERS,
+    "cadences.create": CADENCE_USERS,
+    "cadences.detail": CADENCE_USERS,
+    "cadences.add": CADENCE_USERS,
+    "cadences.delete_step": CADENCE_USERS,
+    "cadences.move": CADENCE_USERS,
+    "cadences.settings": CADENCE_USERS,
+    "cadences.toggle_pause": CADENCE_USERS,
+    "cadences.enroll_lead": CADENCE_USERS,
+    "cadences.enroll_view": CADENCE_USERS,
+    "cadences.change_enrollment": CADENCE_USERS,
+    "cadences.lead_replied": CADENCE_USERS,
+    "cadences.approve": CADENCE_USERS,
+    "cadences.templates": CADENCE_USERS,
+    "cadences.save_template": CADENCE_USERS,
+    "cadences.preview": CADENCE_USERS,
+    "cadences.senders": IMPORTERS,
+    "cadences.save_sender": IMPORTERS,
     "admin.teams": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.users": ADMIN,
     "admin.new_user": ADMIN,
@@ -67,6 +89,10 @@ URL_VALUES = {
     "action": "delete",
     "filename": "css/app.css",
     "key": "nope",
+    "cadence_id": 999_999,
+    "step_id": 999_999,
+    "enrollment_id": 999_999,
+    "change": "pause",
 }
 
 

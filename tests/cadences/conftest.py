@@ -85,11 +85,16 @@ def rep(make_user):
 def make_sender(workspace):
     def build(port: int, **fields) -> MailSender:
         values = {
-            "from_name": "Rita Rep", "from_email": "rita@sales.example.com",
-            "postal_address": "1 Main Street, Springfield, IL 62701", "smtp_host": "127.0.0.1",
-            "smtp_port": port, "starttls": False, "max_per_hour": 10_000, "max_per_day": 100_000,
+            "from_name": "Rita Rep",
+            "from_email": "rita@sales.example.com",
+            "postal_address": "1 Main Street, Springfield, IL 62701",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "starttls": False,
+            "max_per_hour": 10_000,
+            "max_per_day": 100_000,
             **fields,
-        }  # fmt: skip
+        }
         sender = MailSender(workspace_id=workspace.id, **values)
         db.session.add(sender)
         db.session.commit()
@@ -102,14 +107,20 @@ def make_sender(workspace):
 def make_cadence(workspace):
     """Factory: a cadence from (kind, options) pairs; email steps take subject= and body=."""
 
-    def build(*steps: tuple[str, dict], sender: MailSender | None = None, name: str = "Outreach") -> Cadence:
+    def build(
+        *steps: tuple[str, dict], sender: MailSender | None = None, name: str = "Outreach"
+    ) -> Cadence:
         cadence = Cadence(workspace_id=workspace.id, name=name, sender=sender)
         for position, (kind, options) in enumerate(steps):
             options = dict(options)
             variants = options.pop("variants", None)
             if kind == "email" and variants is None:
-                variants = [(options.pop("subject", "Hi {{ first_name }}"),
-                             options.pop("body", "Hello {{ first_name | default('there') }}"))]  # fmt: skip
+                variants = [
+                    (
+                        options.pop("subject", "Hi {{ first_name }}"),
+                        options.pop("body", "Hello {{ first_name | default('there') }}"),
+                    )
+                ]
             step = CadenceStep(position=position, kind=kind, **options)
             for label, (subject, body) in zip("ABCD", variants or [], strict=False):
                 step.variants.append(EmailVariant(label=label, subject=subject, body=body))
@@ -128,10 +139,14 @@ def make_lead(workspace):
     def build(**fields) -> Lead:
         number = next(counter)
         values = {
-            "first_name": f"Pat{number}", "company": "Acme", "email": f"pat{number}@example.com",
-            "email_key": f"pat{number}@example.com", "phone_e164": f"+1212555{number:04d}",
-            "time_zone": "America/New_York", **fields,
-        }  # fmt: skip
+            "first_name": f"Pat{number}",
+            "company": "Acme",
+            "email": f"pat{number}@example.com",
+            "email_key": f"pat{number}@example.com",
+            "phone_e164": f"+1212555{number:04d}",
+            "time_zone": "America/New_York",
+            **fields,
+        }
         lead = Lead(workspace_id=workspace.id, **values)
         db.session.add(lead)
         db.session.commit()
@@ -146,22 +161,40 @@ def make_leads(workspace):
 
     def build(count: int) -> list[Lead]:
         start = (db.session.scalar(sa.select(sa.func.max(Lead.id))) or 0) + 1
-        db.session.execute(sa.insert(Lead), [
-            {"workspace_id": workspace.id, "first_name": f"Bulk{n}", "email": f"bulk{n}@example.com",
-             "email_key": f"bulk{n}@example.com", "phone_e164": f"+1646{n:07d}",
-             "time_zone": "America/Chicago", "status": "new", "phone_time_zones": [],
-             "other_phones": [], "custom_fields": {}}
-            for n in range(start, start + count)
-        ])  # fmt: skip
+        db.session.execute(
+            sa.insert(Lead),
+            [
+                {
+                    "workspace_id": workspace.id,
+                    "first_name": f"Bulk{n}",
+                    "email": f"bulk{n}@example.com",
+                    "email_key": f"bulk{n}@example.com",
+                    "phone_e164": f"+1646{n:07d}",
+                    "time_zone": "America/Chicago",
+                    "status": "new",
+                    "phone_time_zones": [],
+                    "other_phones": [],
+                    "custom_fields": {},
+                }
+                for n in range(start, start + count)
+            ],
+        )
         db.session.commit()
         return list(db.session.scalars(sa.select(Lead).where(Lead.id >= start).order_by(Lead.id)))
 
     return build
 
 
-def enroll_now(cadence: Cadence, lead: Lead, due: datetime = WEDNESDAY_MORNING, owner=None) -> Enrollment:
-    enrollment = Enrollment(cadence_id=cadence.id, lead_id=lead.id, due_at=due,
-                            owner_id=owner.id if owner else lead.owner_id, variant_seed=lead.id)  # fmt: skip
+def enroll_now(
+    cadence: Cadence, lead: Lead, due: datetime = WEDNESDAY_MORNING, owner=None
+) -> Enrollment:
+    enrollment = Enrollment(
+        cadence_id=cadence.id,
+        lead_id=lead.id,
+        due_at=due,
+        owner_id=owner.id if owner else lead.owner_id,
+        variant_seed=lead.id,
+    )
     db.session.add(enrollment)
     db.session.commit()
     return enrollment

@@ -70,7 +70,9 @@ def _worker_command() -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_batch_sends_nothing_twice(app, service_env, make_sender, make_cadence, make_leads):
+def test_a_worker_killed_mid_batch_sends_nothing_twice(
+    app, service_env, make_sender, make_cadence, make_leads
+):
     inbox = SlowInbox()
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
@@ -80,8 +82,14 @@ def test_a_worker_killed_mid_batch_sends_nothing_twice(app, service_env, make_se
         _enroll_due_now(cadence, make_leads(300))
         assert tick() == 300
         db.session.close()
-        worker = subprocess.Popen(_worker_command(), cwd=ROOT, env=service_env, start_new_session=True,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        worker = subprocess.Popen(
+            _worker_command(),
+            cwd=ROOT,
+            env=service_env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while len(inbox.messages) < 40 and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -96,8 +104,14 @@ def test_a_worker_killed_mid_batch_sends_nothing_twice(app, service_env, make_se
         _time_passes()
         assert tick() > 0  # SQL, not Redis, says what is still due
         db.session.close()
-        subprocess.run(_worker_command(), cwd=ROOT, env=service_env, timeout=300, check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            _worker_command(),
+            cwd=ROOT,
+            env=service_env,
+            timeout=300,
+            check=True,
+            capture_output=True,
+        )
     finally:
         controller.stop()
 

@@ -27,10 +27,15 @@ def _run(enrollment: Enrollment) -> StepRun:
     return db.session.scalar(sa.select(StepRun).where(StepRun.enrollment_id == enrollment.id))
 
 
-def test_an_email_goes_out_once_with_unsubscribe_link_and_headers(app, clock, smtp_server, make_sender, make_cadence, make_lead, rep):
+def test_an_email_goes_out_once_with_unsubscribe_link_and_headers(
+    app, clock, smtp_server, make_sender, make_cadence, make_lead, rep
+):
     inbox, port = smtp_server
     cadence = make_cadence(
-        ("email", {"subject": "Hello {{ company }}", "body": "Hi {{ first_name }}, {{ rep.name }} here."}),
+        (
+            "email",
+            {"subject": "Hello {{ company }}", "body": "Hi {{ first_name }}, {{ rep.name }} here."},
+        ),
         sender=make_sender(port),
     )
     lead = make_lead(first_name="Grace", company="Hopper Labs")
@@ -55,7 +60,9 @@ def test_an_email_goes_out_once_with_unsubscribe_link_and_headers(app, clock, sm
     assert run.status == RunStatus.SENT
 
 
-def test_one_connection_carries_a_whole_batch(app, clock, smtp_server, make_sender, make_cadence, make_lead):
+def test_one_connection_carries_a_whole_batch(
+    app, clock, smtp_server, make_sender, make_cadence, make_lead
+):
     inbox, port = smtp_server
     cadence = make_cadence(("email", {}), sender=make_sender(port))
     for _ in range(5):
@@ -77,14 +84,18 @@ def test_one_connection_carries_a_whole_batch(app, clock, smtp_server, make_send
     assert len(set(inbox.message_ids())) == 5
 
 
-def test_an_opt_out_after_the_job_was_queued_wins(app, clock, workspace, smtp_server, make_sender, make_cadence, make_lead):
+def test_an_opt_out_after_the_job_was_queued_wins(
+    app, clock, workspace, smtp_server, make_sender, make_cadence, make_lead
+):
     inbox, port = smtp_server
     cadence = make_cadence(("email", {}), sender=make_sender(port))
     lead = make_lead()
     enrollment = enroll_now(cadence, lead)
     ids = lease_due(10)
     db.session.commit()
-    db.session.add(DoNotContact(workspace_id=workspace.id, kind=ContactKind.EMAIL.value, value=lead.email_key))
+    db.session.add(
+        DoNotContact(workspace_id=workspace.id, kind=ContactKind.EMAIL.value, value=lead.email_key)
+    )
     db.session.commit()
     process(ids)
     assert inbox.messages == []
@@ -92,7 +103,9 @@ def test_an_opt_out_after_the_job_was_queued_wins(app, clock, workspace, smtp_se
     assert (enrollment.status, enrollment.exit_reason) == ("exited", ExitReason.DO_NOT_CONTACT)
 
 
-def test_an_unreachable_server_means_retry_with_backoff_then_one_send(app, clock, smtp_server, make_sender, make_cadence, make_lead):
+def test_an_unreachable_server_means_retry_with_backoff_then_one_send(
+    app, clock, smtp_server, make_sender, make_cadence, make_lead
+):
     inbox, port = smtp_server
     sender = make_sender(free_port())
     cadence = make_cadence(("email", {}), sender=sender)
@@ -105,7 +118,9 @@ def test_an_unreachable_server_means_retry_with_backoff_then_one_send(app, clock
     clock(WEDNESDAY_MORNING + timedelta(minutes=1))
     assert _tick()["retry"] == 1
     assert _run(enrollment).attempts == 2
-    assert db.session.get(Enrollment, enrollment.id).due_at == WEDNESDAY_MORNING + timedelta(minutes=3)
+    assert db.session.get(Enrollment, enrollment.id).due_at == WEDNESDAY_MORNING + timedelta(
+        minutes=3
+    )
     sender.smtp_port = port  # the server is back
     db.session.commit()
     clock(WEDNESDAY_MORNING + timedelta(minutes=3))
@@ -115,7 +130,9 @@ def test_an_unreachable_server_means_retry_with_backoff_then_one_send(app, clock
     assert inbox.message_ids() == [run.message_id]
 
 
-def test_a_temporary_refusal_retries_and_a_hard_bounce_ends_the_cadence(app, clock, smtp_server, make_sender, make_cadence, make_lead):
+def test_a_temporary_refusal_retries_and_a_hard_bounce_ends_the_cadence(
+    app, clock, smtp_server, make_sender, make_cadence, make_lead
+):
     inbox, port = smtp_server
     cadence = make_cadence(("email", {}), ("task", {}), sender=make_sender(port))
     later, gone = make_lead(), make_lead()
@@ -130,14 +147,24 @@ def test_a_temporary_refusal_retries_and_a_hard_bounce_ends_the_cadence(app, clo
     assert inbox.messages == []
 
 
-def test_a_send_cut_short_by_a_dead_worker_is_never_repeated(app, clock, smtp_server, make_sender, make_cadence, make_lead):
+def test_a_send_cut_short_by_a_dead_worker_is_never_repeated(
+    app, clock, smtp_server, make_sender, make_cadence, make_lead
+):
     inbox, port = smtp_server
     cadence = make_cadence(("email", {}), sender=make_sender(port))
     enrollment = enroll_now(cadence, make_lead())
     # What a worker killed during the SMTP exchange leaves behind: a claimed run.
-    db.session.add(StepRun(enrollment_id=enrollment.id, step_id=cadence.steps[0].id, lead_id=enrollment.lead_id,
-                           status=RunStatus.SENDING.value, message_id="<x@sales.example.com>",
-                           attempts=1, started_at=WEDNESDAY_MORNING))  # fmt: skip
+    db.session.add(
+        StepRun(
+            enrollment_id=enrollment.id,
+            step_id=cadence.steps[0].id,
+            lead_id=enrollment.lead_id,
+            status=RunStatus.SENDING.value,
+            message_id="<x@sales.example.com>",
+            attempts=1,
+            started_at=WEDNESDAY_MORNING,
+        )
+    )
     db.session.commit()
     with SmtpPool() as pool:
         assert send_email_step(enrollment.id, cadence.steps[0].id, pool) == "already sending"
@@ -148,7 +175,9 @@ def test_a_send_cut_short_by_a_dead_worker_is_never_repeated(app, clock, smtp_se
     assert enrollment.position == 1
 
 
-def test_held_emails_wait_for_the_reps_approval(app, clock, smtp_server, make_sender, make_cadence, make_lead):
+def test_held_emails_wait_for_the_reps_approval(
+    app, clock, smtp_server, make_sender, make_cadence, make_lead
+):
     from cadences.sending import approve_held
 
     inbox, port = smtp_server
@@ -164,7 +193,9 @@ def test_held_emails_wait_for_the_reps_approval(app, clock, smtp_server, make_se
 
 def test_variants_split_evenly(app, clock, smtp_server, make_sender, make_cadence, make_lead):
     inbox, port = smtp_server
-    cadence = make_cadence(("email", {"variants": [("Subject A", "a"), ("Subject B", "b")]}), sender=make_sender(port))
+    cadence = make_cadence(
+        ("email", {"variants": [("Subject A", "a"), ("Subject B", "b")]}), sender=make_sender(port)
+    )
     for _ in range(10):
         enroll_now(cadence, make_lead())
     _tick()
@@ -172,14 +203,18 @@ def test_variants_split_evenly(app, clock, smtp_server, make_sender, make_cadenc
     assert subjects.count("Subject A") == subjects.count("Subject B") == 5
 
 
-def test_the_hourly_limit_holds_the_rest_for_later(app, clock, smtp_server, make_sender, make_cadence, make_lead):
+def test_the_hourly_limit_holds_the_rest_for_later(
+    app, clock, smtp_server, make_sender, make_cadence, make_lead
+):
     inbox, port = smtp_server
     cadence = make_cadence(("email", {}), sender=make_sender(port, max_per_hour=3))
     enrollments = [enroll_now(cadence, make_lead()) for _ in range(5)]
     outcome = _tick()
     assert (outcome["sent"], outcome["throttled"]) == (3, 2)
     db.session.expire_all()
-    assert {e.due_at for e in enrollments if e.position == 0} == {WEDNESDAY_MORNING + timedelta(hours=1)}
+    assert {e.due_at for e in enrollments if e.position == 0} == {
+        WEDNESDAY_MORNING + timedelta(hours=1)
+    }
     clock(WEDNESDAY_MORNING + timedelta(hours=1, minutes=1))
     assert _tick()["sent"] == 2
     assert len(set(inbox.message_ids())) == 5

@@ -10,17 +10,34 @@ from cadences.merge import RenderError, check_template, merge_context, render_te
 
 
 def _lead(**fields):
-    base = {"first_name": "Ada", "last_name": "Lovelace", "full_name": None, "company": "",
-            "title": None, "email": "ada@example.com", "phone_e164": None, "phone_raw": None,
-            "city": None, "state": None, "country": None, "website": None,
-            "custom_fields": {"plan": "Gold"}}  # fmt: skip
+    base = {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "full_name": None,
+        "company": "",
+        "title": None,
+        "email": "ada@example.com",
+        "phone_e164": None,
+        "phone_raw": None,
+        "city": None,
+        "state": None,
+        "country": None,
+        "website": None,
+        "custom_fields": {"plan": "Gold"},
+    }
     return SimpleNamespace(**{**base, **fields})
 
 
 def test_fields_render_with_defaults_for_empty_values():
     rep = SimpleNamespace(name="Rita Rep", email="rita@example.com")
-    text = "Hi {{ first_name }} at {{ company | default('your team') }}, {{ rep.name }} ({{ custom.plan }}{{ custom.missing }})"
-    assert render_template_text(text, merge_context(_lead(), rep)) == "Hi Ada at your team, Rita Rep (Gold)"
+    text = (
+        "Hi {{ first_name }} at {{ company | default('your team') }}, {{ rep.name }}"
+        " ({{ custom.plan }}{{ custom.missing }})"
+    )
+    assert (
+        render_template_text(text, merge_context(_lead(), rep))
+        == "Hi Ada at your team, Rita Rep (Gold)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -39,7 +56,10 @@ def test_problems_name_the_field_and_the_line(source, expected):
 
 
 def test_valid_templates_have_no_problems():
-    assert check_template("Hi {{ first_name | default('there') }}, {{ rep.email }} {{ custom.x }}") == []
+    assert (
+        check_template("Hi {{ first_name | default('there') }}, {{ rep.email }} {{ custom.x }}")
+        == []
+    )
 
 
 def test_the_sandbox_refuses_reaching_python_internals():

@@ -23,7 +23,9 @@ def _tick() -> dict[str, int]:
 
 def _runs(enrollment: Enrollment) -> list[StepRun]:
     db.session.expire_all()
-    return list(db.session.scalars(sa.select(StepRun).where(StepRun.enrollment_id == enrollment.id)))
+    return list(
+        db.session.scalars(sa.select(StepRun).where(StepRun.enrollment_id == enrollment.id))
+    )
 
 
 def test_a_task_step_runs_once_even_when_its_batch_runs_twice(app, clock, make_cadence, make_lead):
@@ -47,7 +49,9 @@ def test_a_task_step_runs_once_even_when_its_batch_runs_twice(app, clock, make_c
 
 
 def test_the_cadence_walks_to_the_end_and_finishes(app, clock, make_cadence, make_lead):
-    cadence = make_cadence(("task", {}), ("wait", {"wait_amount": 2, "wait_unit": "hours"}), ("task", {}))
+    cadence = make_cadence(
+        ("task", {}), ("wait", {"wait_amount": 2, "wait_unit": "hours"}), ("task", {})
+    )
     enrollment = enroll_now(cadence, make_lead())
     assert _tick()["tasks"] == 1
     assert _tick()["waits"] == 1
@@ -60,7 +64,9 @@ def test_the_cadence_walks_to_the_end_and_finishes(app, clock, make_cadence, mak
     assert [r.status for r in _runs(enrollment)] == ["done", "done", "done"]
 
 
-def test_business_day_waits_skip_weekends_and_holidays(app, clock, workspace, make_cadence, make_lead):
+def test_business_day_waits_skip_weekends_and_holidays(
+    app, clock, workspace, make_cadence, make_lead
+):
     db.session.add(Holiday(workspace_id=workspace.id, day=date(2026, 11, 20), name="Closed"))
     cadence = make_cadence(("wait", {"wait_amount": 2}), ("task", {}))
     enrollment = enroll_now(cadence, make_lead())
@@ -87,19 +93,27 @@ def test_a_step_is_skipped_when_the_lead_lacks_a_phone(app, clock, make_cadence,
     assert [r.status for r in _runs(enrollment)] == [RunStatus.SKIPPED]
 
 
-def test_run_time_checks_stop_leads_that_became_uncontactable(app, clock, workspace, make_cadence, make_lead):
+def test_run_time_checks_stop_leads_that_became_uncontactable(
+    app, clock, workspace, make_cadence, make_lead
+):
     cadence = make_cadence(("task", {}))
     qualified, blocked, fine = make_lead(), make_lead(), make_lead()
     enrollments = [enroll_now(cadence, lead) for lead in (qualified, blocked, fine)]
     ids = lease_due(100)  # leased (the job is queued) before the changes below
     db.session.commit()
     qualified.status = LeadStatus.QUALIFIED.value
-    db.session.add(DoNotContact(workspace_id=workspace.id, kind=ContactKind.PHONE.value, value=blocked.phone_e164))
+    db.session.add(
+        DoNotContact(
+            workspace_id=workspace.id, kind=ContactKind.PHONE.value, value=blocked.phone_e164
+        )
+    )
     db.session.commit()
     assert process(ids)["tasks"] == 1
     db.session.expire_all()
     assert [(e.status, e.exit_reason) for e in enrollments] == [
-        ("exited", ExitReason.QUALIFIED), ("exited", ExitReason.DO_NOT_CONTACT), ("active", None),
+        ("exited", ExitReason.QUALIFIED),
+        ("exited", ExitReason.DO_NOT_CONTACT),
+        ("active", None),
     ]
 
 

@@ -20,7 +20,9 @@ def _send_one(make_cadence, make_sender, make_lead, port) -> tuple[Enrollment, s
     return enrollment, run.unsubscribe_token
 
 
-def test_a_get_only_shows_a_confirm_page(app, client, clock, smtp_server, make_cadence, make_sender, make_lead):
+def test_a_get_only_shows_a_confirm_page(
+    app, client, clock, smtp_server, make_cadence, make_sender, make_lead
+):
     enrollment, token = _send_one(make_cadence, make_sender, make_lead, smtp_server[1])
     page = client.get(f"/u/{token}")
     assert page.status_code == 200
@@ -30,15 +32,19 @@ def test_a_get_only_shows_a_confirm_page(app, client, clock, smtp_server, make_c
     assert db.session.scalar(sa.select(sa.func.count(DoNotContact.id))) == 0
 
 
-def test_the_one_click_post_needs_no_login_or_csrf_and_is_idempotent(app, client, clock, smtp_server, make_cadence, make_sender, make_lead):
+def test_the_one_click_post_needs_no_login_or_csrf_and_is_idempotent(
+    app, client, clock, smtp_server, make_cadence, make_sender, make_lead
+):
     enrollment, token = _send_one(make_cadence, make_sender, make_lead, smtp_server[1])
     inbox = smtp_server[0]
     link = inbox.messages[0]["List-Unsubscribe"].strip("<>")
     client.csrf = False  # as a mail provider posts it: no session, no token
     for _ in range(2):
-        response = client.post(link.removeprefix("http://127.0.0.1:5000"),
-                               data="List-Unsubscribe=One-Click",
-                               content_type="application/x-www-form-urlencoded")  # fmt: skip
+        response = client.post(
+            link.removeprefix("http://127.0.0.1:5000"),
+            data="List-Unsubscribe=One-Click",
+            content_type="application/x-www-form-urlencoded",
+        )
         assert response.status_code == 200
         assert "You are unsubscribed" in response.get_data(as_text=True)
     db.session.expire_all()
@@ -53,7 +59,9 @@ def enrollment_email(enrollment: Enrollment) -> str:
     return db.session.get(Lead, enrollment.lead_id).email_key
 
 
-def test_links_survive_a_secret_rotation(app, make_app, clock, smtp_server, make_cadence, make_sender, make_lead):
+def test_links_survive_a_secret_rotation(
+    app, make_app, clock, smtp_server, make_cadence, make_sender, make_lead
+):
     _enrollment, token = _send_one(make_cadence, make_sender, make_lead, smtp_server[1])
     db.session.commit()
     rotated = make_app(SECRET_KEY="a-completely-new-secret-key-for-this-test-0123456789")

@@ -29,6 +29,14 @@
     box._timer = setTimeout(function () { box.hidden = true; }, 6000);
   }
 
+  // A 422 carries the form back with its problems marked: show it like a success.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr.status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
     var messages = {
