@@ -16,7 +16,7 @@ from cadences.models import (
     StepRun,
 )
 from cadences.schedule import now
-from leads.models import ContactKind, DoNotContact, LeadStatus
+from leads.models import ContactKind, DoNotContact, Lead, LeadStatus
 
 # Lead statuses that end outreach: somebody else works the lead now, or nobody should.
 STATUS_EXITS = {
@@ -49,18 +49,29 @@ def blocked_keys(
     return {(kind, value) for kind, value in rows}
 
 
-def exit_reason_for(lead, blocked: set[tuple[str, str]]) -> ExitReason | None:
+def on_do_not_contact() -> sa.ColumnElement[bool]:
+    """SQL: the lead (joined as Lead) has its email or phone on the do-not-contact list.
+
+    Two EXISTS, not one with OR, so each is a look-up in the list's unique index.
+    """
+    entry = sa.select(DoNotContact.id).where(DoNotContact.workspace_id == Lead.workspace_id)
+    return sa.or_(
+        entry.where(
+            DoNotContact.kind == ContactKind.EMAIL.value, DoNotContact.value == Lead.email_key
+        ).exists(),
+        entry.where(
+            DoNotContact.kind == ContactKind.PHONE.value, DoNotContact.value == Lead.phone_e164
+        ).exists(),
+    )
+
+
+def exit_reason_for(lead, blocked: bool) -> ExitReason | None:
     """Why this lead must not be contacted any more, or None. ``lead`` may be a row."""
     if lead is None:
         return ExitReason.ERASED
     if reason := STATUS_EXITS.get(lead.status):
         return reason
-    if (ContactKind.EMAIL.value, lead.email_key) in blocked or (
-        ContactKind.PHONE.value,
-        lead.phone_e164,
-    ) in blocked:
-        return ExitReason.DO_NOT_CONTACT
-    return None
+    return ExitReason.DO_NOT_CONTACT if blocked else None
 
 
 def exit_enrollments(condition: sa.ColumnElement[bool], reason: ExitReason) -> int:

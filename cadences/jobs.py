@@ -7,7 +7,7 @@ from app.queue import enqueue, job
 from cadences.mailer import SmtpPool
 from cadences.runner import BATCH_SIZE, lease_due, run_batch
 from cadences.schedule import now
-from cadences.sending import send_email_step
+from cadences.sending import Batch, send_email_step
 
 # One tick hands out at most this many batches; the rest wait for the next tick.
 MAX_BATCHES_PER_TICK = 200
@@ -37,9 +37,10 @@ def process(enrollment_ids: list[int]) -> dict[str, int]:
     """The batch job's work, callable in-process (tests, the benchmark's baseline)."""
     result = run_batch(enrollment_ids)
     outcomes: dict[str, int] = {}
+    batch = Batch()
     with SmtpPool() as pool:
         for enrollment_id, step_id in result.emails:
-            outcome = send_email_step(enrollment_id, step_id, pool)
+            outcome = send_email_step(enrollment_id, step_id, pool, batch)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return {
         "tasks": result.tasks,

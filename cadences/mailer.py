@@ -19,6 +19,27 @@ SMTP_TIMEOUT = 30
 
 
 @dataclass(frozen=True)
+class SenderSettings:
+    """A sender as SMTP needs it, read once: a batch holds it across its commits."""
+
+    id: int
+    from_name: str
+    from_email: str
+    postal_address: str
+    smtp_host: str
+    smtp_port: int
+    smtp_username: str | None
+    smtp_password: str | None
+    starttls: bool
+    max_per_hour: int
+    max_per_day: int
+
+    @classmethod
+    def of(cls, sender: MailSender) -> SenderSettings:
+        return cls(**{f: getattr(sender, f) for f in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
 class Outgoing:
     to: str
     subject: str
@@ -27,7 +48,7 @@ class Outgoing:
     unsubscribe_url: str
 
 
-def build_message(sender: MailSender, outgoing: Outgoing) -> EmailMessage:
+def build_message(sender: SenderSettings, outgoing: Outgoing) -> EmailMessage:
     """The message with a visible unsubscribe link, the postal address and RFC 8058 headers."""
     message = EmailMessage()
     message["From"] = formataddr((sender.from_name, sender.from_email))
@@ -73,7 +94,7 @@ class SmtpPool:
                 connection.close()
         self._connections.clear()
 
-    def send(self, sender: MailSender, message: EmailMessage) -> None:
+    def send(self, sender: SenderSettings, message: EmailMessage) -> None:
         """Send or raise SendError (not taken) or UncertainSend (maybe taken)."""
         try:
             connection = self._connection(sender)
@@ -92,7 +113,7 @@ class SmtpPool:
             raise _not_taken(exc) from None
         self._data(connection, sender, message)
 
-    def _connection(self, sender: MailSender) -> smtplib.SMTP:
+    def _connection(self, sender: SenderSettings) -> smtplib.SMTP:
         if sender.id not in self._connections:
             connection = smtplib.SMTP(sender.smtp_host, sender.smtp_port, timeout=SMTP_TIMEOUT)
             connection.ehlo()
@@ -105,7 +126,7 @@ class SmtpPool:
         return self._connections[sender.id]
 
     @staticmethod
-    def _envelope(connection: smtplib.SMTP, sender: MailSender, message: EmailMessage) -> None:
+    def _envelope(connection: smtplib.SMTP, sender: SenderSettings, message: EmailMessage) -> None:
         code, reply = connection.mail(sender.from_email)
         if code != 250:
             connection.rset()
@@ -115,7 +136,9 @@ class SmtpPool:
             connection.rset()
             raise smtplib.SMTPRecipientsRefused({message["To"]: (code, reply)})
 
-    def _data(self, connection: smtplib.SMTP, sender: MailSender, message: EmailMessage) -> None:
+    def _data(
+        self, connection: smtplib.SMTP, sender: SenderSettings, message: EmailMessage
+    ) -> None:
         try:
             code, reply = connection.data(message.as_bytes())
         except smtplib.SMTPDataError as exc:  # an explicit answer: the server refused it
@@ -125,7 +148,7 @@ class SmtpPool:
             self._drop(sender)
             raise UncertainSend(f"{type(exc).__name__}: {exc}") from None
 
-    def _drop(self, sender: MailSender) -> None:
+    def _drop(self, sender: SenderSettings) -> None:
         connection = self._connections.pop(sender.id, None)
         if connection is not None:
             connection.close()

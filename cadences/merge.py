@@ -7,6 +7,7 @@ at render time, so a template cannot reach Python objects.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,9 +97,15 @@ class RenderError(Exception):
     """A template that cannot be rendered for this lead."""
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str):
+    # Compiling costs milliseconds; a cadence sends the same few templates thousands of times.
+    return _env.from_string(source)
+
+
 def render_template_text(source: str, context: dict[str, Any]) -> str:
     try:
-        return _env.from_string(source).render(context)
+        return _compiled(source).render(context)
     except (UndefinedError, SecurityError, TemplateSyntaxError, TypeError) as exc:
         raise RenderError(str(exc)) from None
 

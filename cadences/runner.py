@@ -20,7 +20,7 @@ from flask import current_app
 
 from app.database import insert_ignoring_duplicates
 from app.extensions import db
-from cadences.exits import blocked_keys, exit_enrollments, exit_reason_for
+from cadences.exits import exit_enrollments, exit_reason_for, on_do_not_contact
 from cadences.models import (
     TASK_KINDS,
     Cadence,
@@ -47,9 +47,13 @@ CALL_OUTCOME_WAIT = timedelta(days=2)
 
 
 def lease_due(limit: int) -> list[int]:
-    """Lease up to ``limit`` due enrolments, oldest due first; the caller commits."""
+    """Lease up to ``limit`` due enrolments, oldest due first; the caller commits.
+
+    One UPDATE … WHERE id IN (SELECT …) RETURNING: atomic on both databases, and no
+    list of ids travels back as parameters (SQLite caps those at 32,766).
+    """
     moment = now()
-    query = (
+    due = (
         sa.select(Enrollment.id)
         .join(Cadence, Cadence.id == Enrollment.cadence_id)
         .where(
@@ -62,14 +66,14 @@ def lease_due(limit: int) -> list[int]:
         .limit(limit)
         .with_for_update(skip_locked=True, of=Enrollment)
     )
-    ids = list(db.session.scalars(query))
-    if ids:
-        db.session.execute(
-            sa.update(Enrollment.__table__)
-            .where(Enrollment.id.in_(ids))
-            .values(lease_until=moment + LEASE)
-        )
-    return ids
+    table = Enrollment.__table__
+    leased = db.session.execute(
+        sa.update(table)
+        .where(table.c.id.in_(due.scalar_subquery()))
+        .values(lease_until=moment + LEASE)
+        .returning(table.c.id)
+    )
+    return sorted(leased.scalars())
 
 
 @dataclass
@@ -117,15 +121,23 @@ def run_batch(enrollment_ids: list[int]) -> BatchResult:
 
 
 def _load(ids: list[int], moment: datetime) -> list[Item]:
-    enrollments = db.session.execute(
+    """The enrolments still due, each with its lead and whether the lead is on the list."""
+    rows = db.session.execute(
         sa.select(
             Enrollment.id,
             Enrollment.position,
             Enrollment.variant_seed,
             Enrollment.owner_id,
             Enrollment.cadence_id,
-            Enrollment.lead_id,
-        ).where(
+            Lead.id.label("lead_id"),
+            Lead.status,
+            Lead.email,
+            Lead.phone_e164,
+            Lead.time_zone,
+            on_do_not_contact().label("blocked"),
+        )
+        .join(Lead, Lead.id == Enrollment.lead_id)
+        .where(
             Enrollment.id.in_(ids),
             Enrollment.status == EnrollmentStatus.ACTIVE.value,
             Enrollment.due_at <= moment,
@@ -134,36 +146,22 @@ def _load(ids: list[int], moment: datetime) -> list[Item]:
     cadences = {
         c.id: c
         for c in db.session.scalars(
-            sa.select(Cadence).where(Cadence.id.in_({e.cadence_id for e in enrollments}))
+            sa.select(Cadence).where(Cadence.id.in_({row.cadence_id for row in rows}))
         )
     }
     steps = _steps_by_position(cadences)
-    leads = {
-        row.id: row
-        for row in db.session.execute(
-            sa.select(
-                Lead.id,
-                Lead.workspace_id,
-                Lead.status,
-                Lead.email,
-                Lead.email_key,
-                Lead.phone_e164,
-                Lead.time_zone,
-            ).where(Lead.id.in_({e.lead_id for e in enrollments}))
-        )
-    }
     return [
         Item(
-            e.id,
-            e.position,
-            e.variant_seed,
-            e.owner_id,
-            cadences[e.cadence_id],
-            steps[e.cadence_id].get(e.position),
-            leads.get(e.lead_id),
+            row.id,
+            row.position,
+            row.variant_seed,
+            row.owner_id,
+            cadences[row.cadence_id],
+            steps[row.cadence_id].get(row.position),
+            row,
         )
-        for e in enrollments
-        if not cadences[e.cadence_id].paused
+        for row in rows
+        if not cadences[row.cadence_id].paused
     ]
 
 
@@ -186,21 +184,17 @@ def _holidays(workspace_ids: set[int]) -> set[date]:
 
 def _plan(items: list[Item], moment: datetime) -> Plan:
     plan = Plan()
-    blocked: set[tuple[str, str]] = set()
-    for workspace_id in {item.cadence.workspace_id for item in items}:
-        mine = [i.lead for i in items if i.lead and i.cadence.workspace_id == workspace_id]
-        blocked |= blocked_keys(
-            workspace_id, (x.phone_e164 for x in mine), (x.email_key for x in mine)
-        )
     holidays = _holidays({item.cadence.workspace_id for item in items})
+    # Leads of one zone share a window: work each (zone, step) out once per batch.
+    openings: dict[tuple[str | None, int], datetime] = {}
     for item in items:
         if item.step is None:
             plan.finished.append(item.enrollment_id)
-        elif reason := exit_reason_for(item.lead, blocked):
+        elif reason := exit_reason_for(item.lead, item.lead.blocked):
             plan.exits[reason].append(item.enrollment_id)
         elif item.step.kind == StepKind.WAIT:
             plan.runs.append((item, RunStatus.DONE.value, _wait_until(item, moment, holidays)))
-        elif (opening := _window_opening(item, moment, holidays)) > moment:
+        elif (opening := _opening(openings, item, moment, holidays)) > moment:
             plan.deferred.append({"eid": item.enrollment_id, "due": opening})
         elif _lacks_contact(item):
             plan.runs.append((item, RunStatus.SKIPPED.value, moment))
@@ -210,6 +204,13 @@ def _plan(items: list[Item], moment: datetime) -> Plan:
             follow_up = moment + CALL_OUTCOME_WAIT if item.step.kind == StepKind.CALL else moment
             plan.runs.append((item, RunStatus.DONE.value, follow_up))
     return plan
+
+
+def _opening(cache: dict, item: Item, moment: datetime, holidays: set[date]) -> datetime:
+    key = (item.lead.time_zone, item.step.id)
+    if key not in cache:
+        cache[key] = _window_opening(item, moment, holidays)
+    return cache[key]
 
 
 def _lead_zone(item: Item):
@@ -273,29 +274,14 @@ def _apply(plan: Plan, moment: datetime) -> BatchResult:
 def _record_runs(
     runs: list[tuple[Item, str, datetime | None]], moment: datetime, result: BatchResult
 ) -> None:
-    table = StepRun.__table__
-    claimed = {
-        row.enrollment_id: row.id
-        for row in db.session.execute(
-            insert_ignoring_duplicates(table)
-            .values(
-                [
-                    {
-                        "enrollment_id": item.enrollment_id,
-                        "step_id": item.step.id,
-                        "lead_id": item.lead.id,
-                        "status": status,
-                        "attempts": 1,
-                        "started_at": moment,
-                        "finished_at": moment,
-                    }
-                    for item, status, _ in runs
-                ]
-            )
-            .returning(table.c.id, table.c.enrollment_id)
-        )
-    }
+    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for item, status, _ in runs:
+        groups[(status, item.position)].append(item.enrollment_id)
+    claimed: dict[int, int] = {}
+    for (status, position), ids in groups.items():
+        claimed.update(_claim_runs(ids, position, status, moment))
     moves = []
+    app = current_app._get_current_object()
     for item, status, next_due in runs:
         run_id = claimed.get(item.enrollment_id)
         if run_id is None:
@@ -307,15 +293,59 @@ def _record_runs(
             result.waits += 1
         else:
             result.tasks += 1
-            _announce_task(item, run_id, moment)
+            _announce_task(app, item, run_id, moment)
     advance(moves)
 
 
-def _announce_task(item: Item, run_id: int, moment: datetime) -> None:
+def _claim_runs(ids: list[int], position: int, status: str, moment: datetime) -> dict[int, int]:
+    """Insert the run rows of these enrolments' step at ``position``; {enrolment: run} for
+    the rows this call inserted. A row that exists already was claimed by someone else.
+
+    INSERT … SELECT builds the rows in the database from the enrolments themselves:
+    one statement a batch, and the position in the WHERE keeps it to the planned step.
+    """
+    runs, enrollments, steps = StepRun.__table__, Enrollment.__table__, CadenceStep.__table__
+    rows = (
+        sa.select(
+            enrollments.c.id,
+            steps.c.id,
+            enrollments.c.lead_id,
+            sa.literal(status),
+            sa.literal(1),
+            sa.literal(moment, sa.DateTime),
+            sa.literal(moment, sa.DateTime),
+        )
+        .join(
+            steps,
+            sa.and_(
+                steps.c.cadence_id == enrollments.c.cadence_id,
+                steps.c.position == enrollments.c.position,
+            ),
+        )
+        .where(enrollments.c.id.in_(ids), enrollments.c.position == position)
+    )
+    columns = [
+        "enrollment_id",
+        "step_id",
+        "lead_id",
+        "status",
+        "attempts",
+        "started_at",
+        "finished_at",
+    ]
+    inserted = db.session.execute(
+        insert_ignoring_duplicates(runs)
+        .from_select(columns, rows)
+        .returning(runs.c.id, runs.c.enrollment_id)
+    )
+    return {row.enrollment_id: row.id for row in inserted}
+
+
+def _announce_task(app: Any, item: Item, run_id: int, moment: datetime) -> None:
     assert item.step.kind in TASK_KINDS
     cadence_task_due.send(
-        current_app._get_current_object(),
-        lead_id=item.lead.id,
+        app,
+        lead_id=item.lead.lead_id,
         owner_id=item.owner_id,
         kind=item.step.kind,
         due_at=moment,
@@ -328,13 +358,16 @@ def advance(moves: list[dict[str, Any]]) -> None:
     """Move enrolments from step ``pos`` to the next, due at ``due``; compare-and-set on pos.
 
     An enrolment past its last step is picked once more by the tick and finished then,
-    so this never needs to know the cadence's length.
+    so this never needs to know the cadence's length. Moves sharing a position and a
+    due time (most of a batch) go in one UPDATE.
     """
-    if not moves:
-        return
-    db.session.execute(
-        sa.update(Enrollment.__table__)
-        .where(Enrollment.id == sa.bindparam("eid"), Enrollment.position == sa.bindparam("pos"))
-        .values(position=Enrollment.position + 1, due_at=sa.bindparam("due"), lease_until=None),
-        moves,
-    )
+    groups: dict[tuple[int, datetime | None], list[int]] = defaultdict(list)
+    for move in moves:
+        groups[(move["pos"], move["due"])].append(move["eid"])
+    table = Enrollment.__table__
+    for (position, due), ids in groups.items():
+        db.session.execute(
+            sa.update(table)
+            .where(table.c.id.in_(ids), table.c.position == position)
+            .values(position=position + 1, due_at=due, lease_until=None)
+        )
