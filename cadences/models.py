@@ -268,3 +268,33 @@ class Holiday(db.Model):
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
     day: Mapped[date]
     name: Mapped[str] = mapped_column(sa.String(120), default="")
+
+
+class ReminderKind(enum.StrEnum):
+    BIRTHDAY = "birthday"
+    FOLLOW_UP = "follow_up"
+
+
+class Reminder(db.Model):
+    """A dated nudge for the lead's owner; the unique (lead, kind, day) row makes it once."""
+
+    __tablename__ = "cadence_reminders"
+    __table_args__ = (
+        sa.UniqueConstraint("lead_id", "kind", "day"),
+        enum_check("kind", tuple(k.value for k in ReminderKind)),
+        sa.Index(
+            "ix_cadence_reminders_due",
+            "due_at",
+            sqlite_where=sa.text("announced_at IS NULL"),
+            postgresql_where=sa.text("announced_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"))
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    day: Mapped[date]
+    due_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(sa.String(500), default="")
+    announced_at: Mapped[datetime | None]

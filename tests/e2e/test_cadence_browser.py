@@ -34,8 +34,14 @@ def test_build_a_cadence_preview_and_enrol(
     page: Page, make_user: Callable[..., User], console: ConsoleLog
 ) -> None:
     marketer = make_user(Role.MARKETER, name="Mara Marketer", email="mara@example.com")
-    lead = Lead(workspace_id=marketer.workspace_id, first_name="Grace", company="Navy Labs",
-                email="grace@example.com", email_key="grace@example.com", owner_id=marketer.id)  # fmt: skip
+    lead = Lead(
+        workspace_id=marketer.workspace_id,
+        first_name="Grace",
+        company="Navy Labs",
+        email="grace@example.com",
+        email_key="grace@example.com",
+        owner_id=marketer.id,
+    )
     db.session.add(lead)
     db.session.commit()
     lead_id = lead.id
