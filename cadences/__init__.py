@@ -8,6 +8,8 @@ bp = Blueprint("cadences", __name__)
 
 # How often the runner looks for due steps; a step is never early, at most this late.
 TICK_SECONDS = 30
+# Reminders are days apart and come due on the hour: a few minutes late is fine.
+REMIND_SECONDS = 300
 
 
 def init_app(app: Flask) -> None:
@@ -19,3 +21,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     import_finished.connect(on_import_finished)
     add_cron(app, CronEntry("cadences.jobs.tick", interval=TICK_SECONDS))
+    add_cron(app, CronEntry("cadences.jobs.remind", interval=REMIND_SECONDS))

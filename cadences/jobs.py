@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.extensions import db
 from app.queue import enqueue, job
 from cadences.mailer import SmtpPool
+from cadences.reminders import announce_due_reminders, schedule_birthdays
 from cadences.runner import BATCH_SIZE, lease_due, run_batch
 from cadences.schedule import now
 from cadences.sending import Batch, send_email_step
@@ -25,6 +26,16 @@ def tick() -> int:
         # enqueued twice, while a re-lease after a lost job gets a job of its own.
         enqueue("cadences.jobs.run_steps", batch, job_id=f"cadence-steps-{stamp}-{batch[0]}")
     return len(leased)
+
+
+@job
+def remind() -> int:
+    """Create today's birthday reminders and announce every reminder that is due."""
+    schedule_birthdays()
+    db.session.commit()
+    announced = announce_due_reminders()
+    db.session.commit()
+    return announced
 
 
 @job
