@@ -137,9 +137,12 @@ def enroll_many(cadence: Cadence, leads: sa.Select[tuple[Lead]], by: User) -> Bu
             }
         )
     if values:
-        result.enrolled = db.session.execute(
-            insert_ignoring_duplicates(Enrollment.__table__), values
-        ).rowcount
+        # RETURNING, not rowcount: drivers report no total for a many-row insert.
+        table = Enrollment.__table__
+        inserted = db.session.execute(
+            insert_ignoring_duplicates(table).returning(table.c.id), values
+        )
+        result.enrolled = len(inserted.all())
     return result
 
 
