@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from app.extensions import db
-from cadences.models import CadenceStep, Enrollment, RunStatus, StepRun
+from cadences.models import RUNNING_STATUSES, CadenceStep, Enrollment, RunStatus, StepRun
+from leads.models import Lead
 
 
 @dataclass
@@ -82,6 +83,31 @@ def problem_runs(cadence_id: int, limit: int = 50) -> list[StepRun]:
                 ),
             )
             .order_by(StepRun.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def running_enrollments(cadence_id: int, limit: int = 50) -> list[sa.Row]:
+    """The latest running enrolments with their lead's name, for the cadence page."""
+    return list(
+        db.session.execute(
+            sa.select(
+                Enrollment.id,
+                Enrollment.lead_id,
+                Enrollment.status,
+                Enrollment.position,
+                Enrollment.due_at,
+                Lead.first_name,
+                Lead.last_name,
+                Lead.full_name,
+                Lead.company,
+                Lead.email,
+                Lead.phone_raw,
+            )
+            .join(Lead, Lead.id == Enrollment.lead_id)
+            .where(Enrollment.cadence_id == cadence_id, Enrollment.status.in_(RUNNING_STATUSES))
+            .order_by(Enrollment.id.desc())
             .limit(limit)
         )
     )

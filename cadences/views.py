@@ -21,7 +21,7 @@ from cadences.builder import (
     remove_step,
 )
 from cadences.models import Cadence, CadenceStep, Enrollment, MailSender, StepKind, WaitUnit
-from cadences.stats import cadence_stats, problem_runs
+from cadences.stats import cadence_stats, problem_runs, running_enrollments
 from leads.models import LeadList
 
 CADENCE_ROLES = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.REP)
@@ -82,6 +82,7 @@ def _page(cadence: Cadence, block: str | None = None, status: int = 200, **extra
         "cadence": cadence,
         "stats": cadence_stats(cadence.id),
         "problems": problem_runs(cadence.id),
+        "running": running_enrollments(cadence.id),
         "kinds": list(StepKind),
         "units": list(WaitUnit),
         "form": {},

@@ -104,7 +104,11 @@ def test_a_rep_pauses_resumes_and_removes_one_enrolment(
 ):
     rep = make_user(Role.REP)
     login(rep)
-    enrollment = enroll_now(make_cadence(("task", {})), make_lead(owner_id=rep.id))
+    enrollment = enroll_now(
+        make_cadence(("task", {})), make_lead(owner_id=rep.id, first_name="Ines")
+    )
+    page = client.get(f"/cadences/{enrollment.cadence_id}").get_data(as_text=True)
+    assert "Ines" in page and f"/cadences/enrollments/{enrollment.id}/pause" in page
     for change, status in (("pause", "paused"), ("resume", "active"), ("remove", "exited")):
         client.post(f"/cadences/enrollments/{enrollment.id}/{change}")
         db.session.expire_all()

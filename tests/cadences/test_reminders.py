@@ -43,5 +43,7 @@ def test_a_follow_up_surfaces_once_when_due(app, clock, make_lead, rep):
     assert _announced(remind) == []
     clock(datetime(2026, 11, 20, 14, 0))
     seen = _announced(remind)
-    assert [(s["owner_id"], s["instructions"]) for s in seen] == [(rep.id, "Send the pricing sheet")]
+    assert [(s["owner_id"], s["instructions"]) for s in seen] == [
+        (rep.id, "Send the pricing sheet")
+    ]
     assert _announced(remind) == []
