@@ -16,9 +16,11 @@ def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
     from cadences import enroll_views, library_views, models, unsubscribe_views, views  # noqa: F401
     from cadences.enrollment import on_import_finished
-    from leads.signals import import_finished
+    from cadences.exits import on_lead_qualified
+    from leads.signals import import_finished, lead_qualified
 
     app.register_blueprint(bp)
     import_finished.connect(on_import_finished)
+    lead_qualified.connect(on_lead_qualified)
     add_cron(app, CronEntry("cadences.jobs.tick", interval=TICK_SECONDS))
     add_cron(app, CronEntry("cadences.jobs.remind", interval=REMIND_SECONDS))

@@ -198,5 +198,8 @@ def enroll_imported(run) -> int:
 
 def on_import_finished(run, **_kwargs) -> None:
     """Receiver of leads.signals.import_finished: auto-enrol the list's new leads."""
-    if enroll_imported(run):
-        db.session.commit()
+    enroll_imported(run)
+    # Always end the transaction: on SQLite even reading the run's list (it expired at
+    # the import's commit) takes the write lock, and other receivers of this signal
+    # read in sessions of their own.
+    db.session.commit()

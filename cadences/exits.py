@@ -158,3 +158,9 @@ def set_paused(condition: sa.ColumnElement[bool], paused: bool) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount
+
+
+def on_lead_qualified(lead, **_kwargs) -> None:
+    """Receiver of leads.signals.lead_qualified: the lead is qualified, outreach stops now."""
+    exit_lead(lead.id, ExitReason.QUALIFIED)
+    db.session.commit()  # also when nothing changed: SQLite holds the write lock until then

@@ -13,6 +13,7 @@ from cadences.jobs import process
 from cadences.models import Enrollment, ExitReason, StepRun
 from cadences.runner import lease_due
 from cadences.stats import cadence_stats
+from leads.models import Lead
 from tests.cadences.conftest import WEDNESDAY_MORNING, enroll_now
 
 
@@ -124,3 +125,16 @@ def test_erasing_a_lead_leaves_nothing_to_run(app, clock, make_cadence, make_lea
     db.session.commit()
     assert _tick() == {}
     assert db.session.scalar(sa.select(sa.func.count(StepRun.id))) == 0
+
+
+def test_a_qualified_lead_leaves_its_cadence_at_once(app, clock, make_cadence, make_lead):
+    from leads.signals import lead_qualified
+
+    enrollment = enroll_now(make_cadence(("task", {})), make_lead())
+    lead = db.session.get(Lead, enrollment.lead_id)
+    lead.status = "qualified"
+    db.session.commit()
+    lead_qualified.send(lead, user_id=None)
+    db.session.expire_all()
+    assert (enrollment.status, enrollment.exit_reason) == ("exited", ExitReason.QUALIFIED)
+    assert cadence_stats(enrollment.cadence_id).exits == {"qualified": 1}
