@@ -1,6 +1,8 @@
-"""The template library, previews against a real lead, and the SMTP senders."""
+"""The template library, previews against a real lead, the SMTP senders and holidays."""
 
 from __future__ import annotations
+
+from datetime import date
 
 import sqlalchemy as sa
 from flask import Response, redirect, request, url_for
@@ -8,13 +10,14 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from app.access import roles_required
+from app.database import insert_ignoring_duplicates
 from app.extensions import db
 from app.forms import parse_id
 from app.htmx import render
 from app.models import Role
 from cadences import bp
 from cadences.merge import RenderError, check_template, merge_context, render_template_text
-from cadences.models import EmailTemplate, MailSender
+from cadences.models import EmailTemplate, Holiday, MailSender
 from cadences.views import CADENCE_ROLES
 from leads.queries import get_visible_lead
 
@@ -154,3 +157,41 @@ def save_sender() -> Response:
             db.session.rollback()
             errors["from_email"] = "This address has a sender already."
     return render("cadences/senders.html", status=422, senders=_senders(), form=form, errors=errors)
+
+
+def _holidays() -> list[Holiday]:
+    return list(
+        db.session.scalars(
+            sa.select(Holiday)
+            .where(Holiday.workspace_id == current_user.workspace_id)
+            .order_by(Holiday.day)
+        )
+    )
+
+
+@bp.get("/cadences/holidays")
+@roles_required(*SENDER_ROLES)
+def holidays() -> Response:
+    """Days that do not count as business days for waits and send windows."""
+    return render("cadences/holidays.html", holidays=_holidays(), form={}, error=None)
+
+
+@bp.post("/cadences/holidays")
+@roles_required(*SENDER_ROLES)
+def save_holiday() -> Response:
+    """Add a holiday; a date given twice is kept once."""
+    form = {k: (request.form.get(k) or "").strip() for k in ("day", "name")}
+    try:
+        day = date.fromisoformat(form["day"])
+    except ValueError:
+        error = f"“{form['day']}” is not a date; use YYYY-MM-DD." if form["day"] else "Pick a date."
+        return render(
+            "cadences/holidays.html", status=422, holidays=_holidays(), form=form, error=error
+        )
+    db.session.execute(
+        insert_ignoring_duplicates(Holiday.__table__).values(
+            workspace_id=current_user.workspace_id, day=day, name=form["name"][:120]
+        )
+    )
+    db.session.commit()
+    return redirect(url_for("cadences.holidays"))

@@ -66,6 +66,8 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "cadences.preview": CADENCE_USERS,
     "cadences.senders": IMPORTERS,
     "cadences.save_sender": IMPORTERS,
+    "cadences.holidays": IMPORTERS,
+    "cadences.save_holiday": IMPORTERS,
     "admin.teams": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.users": ADMIN,
     "admin.new_user": ADMIN,

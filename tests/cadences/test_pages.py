@@ -202,3 +202,15 @@ def test_other_workspaces_cadences_are_not_found(app, client, login, make_user):
     login(make_user(Role.REP))
     assert client.get("/cadences/12345").status_code == 404
     assert db.session.scalar(sa.select(sa.func.count(CadenceStep.id))) == 0
+
+
+def test_holidays_are_added_once_and_bad_dates_explained(app, client, login, make_user):
+    from cadences.models import Holiday
+
+    login(make_user(Role.MARKETER))
+    bad = client.post("/cadences/holidays", data={"day": "25/12/2026"})
+    assert bad.status_code == 422 and "is not a date" in bad.get_data(as_text=True)
+    for _ in range(2):
+        client.post("/cadences/holidays", data={"day": "2026-12-25", "name": "Christmas"})
+    assert db.session.scalar(sa.select(sa.func.count(Holiday.id))) == 1
+    assert "Christmas" in client.get("/cadences/holidays").get_data(as_text=True)
