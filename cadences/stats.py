@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -9,6 +11,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from cadences.models import RUNNING_STATUSES, CadenceStep, Enrollment, RunStatus, StepRun
+from leads.export import safe_cell
 from leads.models import Lead
 
 
@@ -111,3 +114,46 @@ def running_enrollments(cadence_id: int, limit: int = 50) -> list[sa.Row]:
             .limit(limit)
         )
     )
+
+
+def stats_csv(cadence, stats: CadenceStats) -> str:
+    """The cadence's numbers as CSV: one line per step, and per variant for emails."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(
+        [
+            "step",
+            "type",
+            "variant",
+            "subject",
+            *RUN_COLUMNS,
+            "sent",
+            "replied",
+            "unsubscribed",
+            "bounced",
+        ]
+    )
+    for number, step in enumerate(cadence.steps, start=1):
+        runs = [stats.by_step.get(step.id, {}).get(status, 0) for status in RUN_COLUMNS]
+        variants = step.variants or [None]
+        for variant in variants:
+            counts = stats.by_variant.get(variant.id) if variant else None
+            numbers = (
+                [counts.sent, counts.replied, counts.unsubscribed, counts.bounced]
+                if counts
+                else [0] * 4
+            )
+            writer.writerow(
+                [
+                    number,
+                    step.kind,
+                    variant.label if variant else "",
+                    safe_cell(variant.subject) if variant else "",
+                    *runs,
+                    *numbers,
+                ]
+            )
+    return "\ufeff" + out.getvalue()
+
+
+RUN_COLUMNS = tuple(status.value for status in RunStatus)

@@ -21,7 +21,7 @@ from cadences.builder import (
     remove_step,
 )
 from cadences.models import Cadence, CadenceStep, Enrollment, MailSender, StepKind, WaitUnit
-from cadences.stats import cadence_stats, problem_runs, running_enrollments
+from cadences.stats import cadence_stats, problem_runs, running_enrollments, stats_csv
 from leads.models import LeadList
 
 CADENCE_ROLES = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.REP)
@@ -180,3 +180,15 @@ def toggle_pause(cadence_id: int) -> Response:
     cadence.paused = not cadence.paused
     db.session.commit()
     return redirect(url_for("cadences.detail", cadence_id=cadence.id))
+
+
+@bp.get("/cadences/<int:cadence_id>/stats.csv")
+@roles_required(*CADENCE_ROLES)
+def stats_export(cadence_id: int) -> Response:
+    """The cadence's numbers per step and variant as a CSV download."""
+    cadence = cadence_or_404(cadence_id)
+    body = stats_csv(cadence, cadence_stats(cadence.id))
+    name = f"cadence-{cadence.id}-stats.csv"
+    return Response(
+        body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

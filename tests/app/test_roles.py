@@ -55,6 +55,7 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "cadences.delete_step": CADENCE_USERS,
     "cadences.move": CADENCE_USERS,
     "cadences.settings": CADENCE_USERS,
+    "cadences.stats_export": CADENCE_USERS,
     "cadences.toggle_pause": CADENCE_USERS,
     "cadences.enroll_lead": CADENCE_USERS,
     "cadences.enroll_view": CADENCE_USERS,

@@ -89,6 +89,12 @@ def test_an_inbound_reply_stops_the_cadence_and_counts_for_its_variant(
     assert (stats.by_variant[variant.id].sent, stats.by_variant[variant.id].replied) == (1, 1)
     assert stats.exits == {"replied": 1}
     assert _tick() == {}
+    from cadences.stats import stats_csv
+
+    lines = stats_csv(cadence, stats).lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("step,type,variant,subject,sending,retry,sent,")
+    assert lines[1].startswith("1,email,A,") and lines[1].endswith(",1,1,0,0")
+    assert lines[2].startswith("2,task,,,")
 
 
 def test_the_rep_marks_a_reply(app, client, login, make_user, clock, make_cadence, make_lead):
