@@ -214,3 +214,19 @@ def test_holidays_are_added_once_and_bad_dates_explained(app, client, login, mak
         client.post("/cadences/holidays", data={"day": "2026-12-25", "name": "Christmas"})
     assert db.session.scalar(sa.select(sa.func.count(Holiday.id))) == 1
     assert "Christmas" in client.get("/cadences/holidays").get_data(as_text=True)
+
+
+def test_emails_waiting_to_retry_show_on_the_cadence_page(
+    app, client, login, make_user, clock, make_sender, make_cadence, make_lead
+):
+    from cadences.jobs import process
+    from cadences.runner import lease_due
+    from tests.cadences.conftest import enroll_now, free_port
+
+    login(make_user(Role.MARKETER))
+    cadence = make_cadence(("email", {}), sender=make_sender(free_port()))  # nobody listens
+    enroll_now(cadence, make_lead())
+    assert process(lease_due(10))["retry"] == 1
+    page = client.get(f"/cadences/{cadence.id}").get_data(as_text=True)
+    assert "Emails that need attention" in page
+    assert "retry" in page and "Connection refused" in page
