@@ -16,6 +16,7 @@ cadence's step, variants and sender read once a batch (``Batch``).
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -49,7 +50,6 @@ from cadences.models import (
     RunStatus,
     StepRun,
 )
-from cadences.runner import advance
 from cadences.schedule import now
 from leads.models import Activity, ActivityType, Lead
 
@@ -58,6 +58,18 @@ SENDING_STALE = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(hours=1)
 SENT_STATUSES = (RunStatus.SENDING.value, RunStatus.SENT.value, RunStatus.UNCONFIRMED.value)
 RUNS = StepRun.__table__
+ENROLLMENTS = Enrollment.__table__
+
+# Statements built once: each message runs several, and building a statement costs
+# more than SQLite takes to run it. Their SET clauses come from the parameters given.
+_UPDATE_RUN = sa.update(RUNS).where(RUNS.c.id == sa.bindparam("run_id"))
+_UPDATE_ENROLLMENT = sa.update(ENROLLMENTS).where(ENROLLMENTS.c.id == sa.bindparam("enrollment_id"))
+_MOVE_ON = (
+    sa.update(ENROLLMENTS)
+    .where(ENROLLMENTS.c.id == sa.bindparam("eid"), ENROLLMENTS.c.position == sa.bindparam("pos"))
+    .values(position=ENROLLMENTS.c.position + 1, due_at=sa.bindparam("due"), lease_until=None)
+)
+_RECORD_EMAIL = sa.insert(Activity.__table__)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -129,21 +141,23 @@ def send_email_step(
 
 
 _LEAD_COLUMNS = [getattr(Lead, name) for name in LEAD_FIELDS if name != "phone"]
+# The enrolment, its lead's merge fields and whether the lead may still be contacted.
+_ENROLLMENT_AT_SEND = (
+    sa.select(
+        Enrollment.status.label("enrollment_status"), Enrollment.position, Enrollment.owner_id,
+        Enrollment.variant_seed, Enrollment.cadence_id, Enrollment.lead_id, Lead.status,
+        Lead.email_key, Lead.phone_e164, Lead.phone_raw, Lead.custom_fields, *_LEAD_COLUMNS,
+        on_do_not_contact().label("blocked"),
+    )
+    .join(Lead, Lead.id == Enrollment.lead_id)
+    .where(Enrollment.id == sa.bindparam("enrollment_id"))
+)  # fmt: skip
 
 
 def _claim(enrollment_id: int, step_id: int, batch: Batch):
     moment = now()
     step = batch.step(step_id)
-    row = db.session.execute(
-        sa.select(
-            Enrollment.status.label("enrollment_status"), Enrollment.position, Enrollment.owner_id,
-            Enrollment.variant_seed, Enrollment.cadence_id, Enrollment.lead_id, Lead.status,
-            Lead.email_key, Lead.phone_e164, Lead.phone_raw, Lead.custom_fields, *_LEAD_COLUMNS,
-            on_do_not_contact().label("blocked"),
-        )
-        .join(Lead, Lead.id == Enrollment.lead_id)
-        .where(Enrollment.id == enrollment_id)
-    ).first()  # fmt: skip
+    row = db.session.execute(_ENROLLMENT_AT_SEND, {"enrollment_id": enrollment_id}).first()
     if row is None or step is None or row.enrollment_status != EnrollmentStatus.ACTIVE:
         return "not running"
     if step.position != row.position:
@@ -189,7 +203,7 @@ def _settle_existing(run, enrollment_id: int, position: int, moment: datetime) -
     if run.status == RunStatus.SENDING and run.started_at < moment - SENDING_STALE:
         _set_run(run.id, status=RunStatus.UNCONFIRMED.value, finished_at=moment,
                  last_error="the worker stopped while sending; not sent again")  # fmt: skip
-        advance([{"eid": enrollment_id, "pos": position, "due": moment}])
+        db.session.execute(_MOVE_ON, {"eid": enrollment_id, "pos": position, "due": moment})
         return "unconfirmed"
     return f"already {run.status}"
 
@@ -198,14 +212,18 @@ def _new_run(enrollment_id: int, step: StepInfo, row, sender: SenderSettings, mo
     variants = step.variants
     variant_id = variants[row.variant_seed % len(variants)][0] if variants else None
     domain = sender.from_email.rpartition("@")[2] or "localhost"
-    return db.session.execute(
-        insert_ignoring_duplicates(RUNS)
-        .values(enrollment_id=enrollment_id, step_id=step.id, lead_id=row.lead_id,
-                status=RunStatus.SENDING.value, variant_id=variant_id,
-                sender_id=sender.id, message_id=f"<{uuid.uuid4().hex}@{domain}>",
-                unsubscribe_token=secrets.token_urlsafe(24), attempts=1, started_at=moment)
-        .returning(RUNS)
-    ).first()  # fmt: skip
+    return db.session.execute(_claim_statement(db.session.get_bind().dialect.name), {
+        "enrollment_id": enrollment_id, "step_id": step.id, "lead_id": row.lead_id,
+        "status": RunStatus.SENDING.value, "variant_id": variant_id, "sender_id": sender.id,
+        "message_id": f"<{uuid.uuid4().hex}@{domain}>",
+        "unsubscribe_token": secrets.token_urlsafe(24), "attempts": 1, "started_at": moment,
+    }).first()  # fmt: skip
+
+
+@functools.cache
+def _claim_statement(_dialect: str):
+    """INSERT … ON CONFLICT DO NOTHING RETURNING, built once per database kind."""
+    return insert_ignoring_duplicates(RUNS).returning(RUNS)
 
 
 def _resume(run, moment: datetime):
@@ -219,14 +237,12 @@ def _resume(run, moment: datetime):
 
 
 def _set_run(run_id: int, **values: Any) -> None:
-    db.session.execute(sa.update(RUNS).where(RUNS.c.id == run_id).values(**values))
+    db.session.execute(_UPDATE_RUN, {"run_id": run_id, **values})
 
 
 def _reschedule(enrollment_id: int, due: datetime | None) -> None:
     db.session.execute(
-        sa.update(Enrollment.__table__)
-        .where(Enrollment.id == enrollment_id)
-        .values(due_at=due, lease_until=None)
+        _UPDATE_ENROLLMENT, {"enrollment_id": enrollment_id, "due_at": due, "lease_until": None}
     )
 
 
@@ -289,17 +305,19 @@ def _refused(run_id: int, enrollment_id: int, attempts: int, reason: str, perman
     return outcome
 
 
-def _finish(run, position: int, status: RunStatus, error: str | None,
-            outgoing: Outgoing | None = None) -> str:  # fmt: skip
+def _finish(
+    run, position: int, status: RunStatus, error: str | None, outgoing: Outgoing | None = None
+) -> str:
+    """Record the send and move on, one commit; compare-and-set on the position."""
     moment = now()
     _set_run(run.id, status=status.value, finished_at=moment, last_error=error)
-    advance([{"eid": run.enrollment_id, "pos": position, "due": moment}])
+    db.session.execute(_MOVE_ON, {"eid": run.enrollment_id, "pos": position, "due": moment})
     if outgoing is not None:  # the timeline entry, as leads.timeline.record writes it
-        db.session.execute(sa.insert(Activity).values(
-            lead_id=run.lead_id, type=ActivityType.EMAIL.value, occurred_at=moment,
-            summary=f"Cadence email: {outgoing.subject}"[:500],
-            data={"step_run_id": run.id, "message_id": outgoing.message_id},
-        ))  # fmt: skip
+        db.session.execute(_RECORD_EMAIL, {
+            "lead_id": run.lead_id, "type": ActivityType.EMAIL.value, "occurred_at": moment,
+            "summary": f"Cadence email: {outgoing.subject}"[:500],
+            "data": {"step_run_id": run.id, "message_id": outgoing.message_id},
+        })  # fmt: skip
     db.session.commit()
     return status.value
 
