@@ -12,7 +12,15 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import User
 from cadences.merge import check_template
-from cadences.models import Cadence, CadenceStep, EmailVariant, StepKind, WaitUnit
+from cadences.models import (
+    RUNNING_STATUSES,
+    Cadence,
+    CadenceStep,
+    EmailVariant,
+    Enrollment,
+    StepKind,
+    WaitUnit,
+)
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 MAX_WAIT = {WaitUnit.BUSINESS_DAYS.value: 365, WaitUnit.HOURS.value: 24 * 365}
@@ -164,3 +172,22 @@ def move_step(cadence: Cadence, step: CadenceStep, offset: int) -> None:
 def _renumber(cadence: Cadence) -> None:
     for position, step in enumerate(cadence.steps):
         step.position = position
+
+
+def reorder_problem(cadence: Cadence) -> str | None:
+    """Why steps may not be removed or moved now: running enrolments point at positions.
+
+    Adding a step at the end is always safe; removing or moving one would silently
+    change which step a lead in the middle of the cadence gets next.
+    """
+    running = db.session.scalar(
+        sa.select(sa.func.count(Enrollment.id)).where(
+            Enrollment.cadence_id == cadence.id, Enrollment.status.in_(RUNNING_STATUSES)
+        )
+    )
+    if running:
+        return (
+            f"{running} lead{'s are' if running != 1 else ' is'} in this cadence: steps can be "
+            "added at the end, but not removed or moved until they finish or are removed."
+        )
+    return None

@@ -19,6 +19,7 @@ from cadences.builder import (
     create_cadence,
     move_step,
     remove_step,
+    reorder_problem,
 )
 from cadences.models import Cadence, CadenceStep, Enrollment, MailSender, StepKind, WaitUnit
 from cadences.stats import cadence_stats, problem_runs, running_enrollments, stats_csv
@@ -132,7 +133,10 @@ def _step_or_404(cadence: Cadence, step_id: int) -> CadenceStep:
 def delete_step(cadence_id: int, step_id: int) -> Response:
     """Remove a step; the ones after it move up."""
     cadence = cadence_or_404(cadence_id)
-    remove_step(cadence, _step_or_404(cadence, step_id))
+    step = _step_or_404(cadence, step_id)
+    if problem := reorder_problem(cadence):
+        return _page(cadence, "builder", 422, builder_error=problem)
+    remove_step(cadence, step)
     db.session.commit()
     return _page(cadence, "builder")
 
@@ -142,9 +146,10 @@ def delete_step(cadence_id: int, step_id: int) -> Response:
 def move(cadence_id: int, step_id: int) -> Response:
     """Move a step one place up or down."""
     cadence = cadence_or_404(cadence_id)
-    move_step(
-        cadence, _step_or_404(cadence, step_id), -1 if request.form.get("direction") == "up" else 1
-    )
+    step = _step_or_404(cadence, step_id)
+    if problem := reorder_problem(cadence):
+        return _page(cadence, "builder", 422, builder_error=problem)
+    move_step(cadence, step, -1 if request.form.get("direction") == "up" else 1)
     db.session.commit()
     return _page(cadence, "builder")
 

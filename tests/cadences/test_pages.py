@@ -230,3 +230,26 @@ def test_emails_waiting_to_retry_show_on_the_cadence_page(
     page = client.get(f"/cadences/{cadence.id}").get_data(as_text=True)
     assert "Emails that need attention" in page
     assert "retry" in page and "Connection refused" in page
+
+
+def test_steps_stay_in_place_while_leads_are_in_the_cadence(
+    app, client, login, make_user, make_lead
+):
+    login(make_user(Role.MARKETER))
+    cadence = _new_cadence(client)
+    for kind in ("task", "call"):
+        client.post(f"/cadences/{cadence.id}/steps", data={"kind": kind})
+    lead = make_lead()
+    enrolled = client.post(f"/cadences/{cadence.id}/enroll", data={"lead_id": lead.id})
+    assert enrolled.status_code == 200, enrolled.get_data(as_text=True)[-3000:]
+    db.session.expire_all()
+    first = cadence.steps[0]
+    refused = client.post(f"/cadences/{cadence.id}/steps/{first.id}/delete", headers=HTMX)
+    assert refused.status_code == 422
+    assert "1 lead is in this cadence" in refused.get_data(as_text=True)
+    moved = client.post(f"/cadences/{cadence.id}/steps/{first.id}/move", data={"direction": "down"})
+    assert moved.status_code == 422
+    added = client.post(f"/cadences/{cadence.id}/steps", data={"kind": "social"})
+    assert added.status_code == 200
+    db.session.expire_all()
+    assert [s.kind for s in cadence.steps] == ["task", "call", "social"]
