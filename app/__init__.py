@@ -18,7 +18,7 @@ from app.queue import check_redis, init_redis
 
 # Domain packages plug themselves in through their init_app(app); the shell names
 # them only here, as strings, so no package below imports one above it.
-DOMAIN_PACKAGES = ("leads", "sync")
+DOMAIN_PACKAGES = ("leads", "cadences", "sync")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -60,6 +60,13 @@ def load_config(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES_PER_IP": int(env.get("LOGIN_MAX_FAILURES_PER_IP", 50)),
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", 0)),
         "DEFAULT_REGION": env.get("DEFAULT_REGION", "US").upper(),
+        # Links in outgoing email (unsubscribe) are built on this; workers have no request.
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Shared secret of the inbound-reply endpoint; unset turns the endpoint off.
+        "INBOUND_REPLY_KEY": env.get("INBOUND_REPLY_KEY") or None,
+        "CADENCE_MAX_ENROLLMENTS_PER_REP_DAY": int(
+            env.get("CADENCE_MAX_ENROLLMENTS_PER_REP_DAY", 500)
+        ),
         "DEBUG": env.get("FLASK_DEBUG", "0").lower() in {"1", "true", "yes"},
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }

@@ -1,1 +1,26 @@
 """Multi-step outreach cadences: steps, enrolments, the step runner, mail."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("cadences", __name__)
+
+# How often the runner looks for due steps; a step is never early, at most this late.
+TICK_SECONDS = 30
+# Reminders are days apart and come due on the hour: a few minutes late is fine.
+REMIND_SECONDS = 300
+
+
+def init_app(app: Flask) -> None:
+    from app.cli import CronEntry, add_cron
+    from cadences import enroll_views, library_views, models, unsubscribe_views, views  # noqa: F401
+    from cadences.enrollment import on_import_finished
+    from cadences.exits import on_lead_qualified
+    from leads.signals import import_finished, lead_qualified
+
+    app.register_blueprint(bp)
+    import_finished.connect(on_import_finished)
+    lead_qualified.connect(on_lead_qualified)
+    add_cron(app, CronEntry("cadences.jobs.tick", interval=TICK_SECONDS))
+    add_cron(app, CronEntry("cadences.jobs.remind", interval=REMIND_SECONDS))

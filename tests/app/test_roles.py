@@ -19,6 +19,7 @@ SYNC_ADMINS = frozenset({Role.ADMIN, Role.MANAGER})
 SOCIAL_WORKERS = frozenset({Role.ADMIN, Role.REP})
 TASK_CREATORS = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.REP})
 MANAGERS = frozenset({Role.ADMIN, Role.MANAGER})
+CADENCE_USERS = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.REP})
 
 EXPECTED: dict[str, str | frozenset[Role]] = {
     "static": PUBLIC,
@@ -108,6 +109,30 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.metrics_goals": frozenset({Role.ADMIN, Role.MANAGER}),
     "leads.metrics_delete_goal": frozenset({Role.ADMIN, Role.MANAGER}),
     "leads.metrics_lists": IMPORTERS,
+    "cadences.unsubscribe_confirm": PUBLIC,
+    "cadences.unsubscribe_submit": PUBLIC,
+    "cadences.inbound_reply": PUBLIC,
+    "cadences.index": CADENCE_USERS,
+    "cadences.create": CADENCE_USERS,
+    "cadences.detail": CADENCE_USERS,
+    "cadences.add": CADENCE_USERS,
+    "cadences.delete_step": CADENCE_USERS,
+    "cadences.move": CADENCE_USERS,
+    "cadences.settings": CADENCE_USERS,
+    "cadences.stats_export": CADENCE_USERS,
+    "cadences.toggle_pause": CADENCE_USERS,
+    "cadences.enroll_lead": CADENCE_USERS,
+    "cadences.enroll_view": CADENCE_USERS,
+    "cadences.change_enrollment": CADENCE_USERS,
+    "cadences.lead_replied": CADENCE_USERS,
+    "cadences.approve": CADENCE_USERS,
+    "cadences.templates": CADENCE_USERS,
+    "cadences.save_template": CADENCE_USERS,
+    "cadences.preview": CADENCE_USERS,
+    "cadences.senders": IMPORTERS,
+    "cadences.save_sender": IMPORTERS,
+    "cadences.holidays": IMPORTERS,
+    "cadences.save_holiday": IMPORTERS,
     "admin.teams": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.users": ADMIN,
     "admin.new_user": ADMIN,
@@ -142,6 +167,10 @@ URL_VALUES = {
     "view_id": 999_999,
     "entry_id": 999_999,
     "goal_id": 999_999,
+    "cadence_id": 999_999,
+    "step_id": 999_999,
+    "enrollment_id": 999_999,
+    "change": "pause",
 }
 
 
