@@ -82,6 +82,9 @@ def test_a_caller_works_three_leads_by_keyboard(
     _sign_in(page, _caller_with_leads(make_user, names))
     page.goto("/dial/session")
     card = page.locator("[data-lead-id]")
+    # The list of keys waits for "?": open, it would cover the outcomes.
+    expect(page.locator("#shortcuts")).to_be_hidden()
+    expect(page.locator('input[name="outcome"]').first).to_be_visible()
     page.evaluate("window.__sameDocument = true")
     seen = []
     for name in names:
