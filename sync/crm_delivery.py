@@ -18,7 +18,15 @@ import sqlalchemy as sa
 from app.extensions import db
 from leads.models import Lead
 from sync.crm import HandoffItem, InvalidTarget, ItemResult, Outcome, target_for
-from sync.models import Deal, Handoff, HandoffState, Stage, StoredCrmTarget
+from sync.handoff import backoff_seconds
+from sync.models import (
+    OPEN_HANDOFF_STATES,
+    Deal,
+    Handoff,
+    HandoffState,
+    Stage,
+    StoredCrmTarget,
+)
 from sync.targets import Delivered, DeliveryResult, HandoffRow, NeedsAttention, RetryLater
 
 # HubSpot's batch endpoints take 100 objects; the other kinds send one at a time anyway.
@@ -42,18 +50,48 @@ def deliver_to_crm(stored_id: int, rows: Sequence[HandoffRow]) -> list[DeliveryR
     items = handoff_items(rows)
     db.session.commit()  # no lead-database transaction stays open while the vendor answers
     answers = {answer.key: answer for answer in crm.deliver(list(items.values()))}
+    keep_external_ids(rows, answers)
     return [
-        as_result(answers[row.idempotency_key]) if row.idempotency_key in answers
+        as_result(answers[row.idempotency_key], row.attempts) if row.idempotency_key in answers
         else NeedsAttention("The lead was deleted before it was sent.")
         for row in rows
     ]  # fmt: skip
 
 
-def as_result(answer: ItemResult) -> DeliveryResult:
+def keep_external_ids(rows: Sequence[HandoffRow], answers: dict[str, ItemResult]) -> None:
+    """Write the ids the vendor gave at once, before the results are recorded.
+
+    CRM objects other than contacts are created, not upserted: a worker killed after
+    the vendor answered but before the ledger recorded it would create them again.
+    """
+    updates = [
+        {"b_id": row.id, "b_ids": {**row.external_ids, **answers[row.idempotency_key].external_ids}}
+        for row in rows
+        if row.idempotency_key in answers and answers[row.idempotency_key].external_ids
+    ]
+    if updates:
+        db.session.execute(
+            sa.update(Handoff.__table__)
+            .where(Handoff.id == sa.bindparam("b_id"))
+            # Not IN (...): an expanding parameter cannot run as executemany.
+            .where(sa.or_(*(Handoff.state == state for state in OPEN_HANDOFF_STATES)))
+            .values(external_ids=sa.bindparam("b_ids")),
+            updates,
+        )
+    db.session.commit()
+
+
+def as_result(answer: ItemResult, attempts: int) -> DeliveryResult:
+    """The ledger's result for the library's; a retry waits at least the ledger's backoff.
+
+    The library's ``retry_after`` is the wait it would have made itself (seconds): after
+    it gave up, the ledger backs off further so an outage is not hammered.
+    """
     if answer.outcome == Outcome.DELIVERED:
         return Delivered(answer.external_ids)
     if answer.outcome == Outcome.RETRY:
-        return RetryLater(answer.message, answer.retry_after, answer.external_ids)
+        delay = max(answer.retry_after or 0.0, backoff_seconds(attempts))
+        return RetryLater(answer.message, delay, answer.external_ids)
     return NeedsAttention(answer.message, answer.external_ids)
 
 
