@@ -48,6 +48,7 @@ def deliver_to_crm(stored_id: int, rows: Sequence[HandoffRow]) -> list[DeliveryR
     except InvalidTarget as invalid:
         return [NeedsAttention(f"The target's settings are incomplete: {invalid}") for _ in rows]
     items = handoff_items(rows)
+    _reuse_companies(stored.ledger_name, rows, items)
     db.session.commit()  # no lead-database transaction stays open while the vendor answers
     answers = {answer.key: answer for answer in crm.deliver(list(items.values()))}
     keep_external_ids(rows, answers)
@@ -106,6 +107,31 @@ def handoff_items(rows: Sequence[HandoffRow]) -> dict[str, HandoffItem]:
         for row in rows
         if row.lead_id in leads
     }
+
+
+def _reuse_companies(target_name: str, rows: Sequence[HandoffRow], items: dict) -> None:
+    """Give items the company id an earlier delivery of the same company got.
+
+    The vendors create companies (HubSpot and Pipedrive have no upsert on a name);
+    without this, every batch would make its own copy of a company seen before.
+    """
+    workspaces = {row.workspace_id for row in rows}
+    names = {item.company.strip().lower() for item in items.values() if item.company}
+    if not names:
+        return
+    earlier = db.session.execute(
+        sa.select(Lead.workspace_id, sa.func.lower(Lead.company), Handoff.external_ids)
+        .join(Handoff, Handoff.lead_id == Lead.id)
+        .where(Lead.workspace_id.in_(workspaces), sa.func.lower(Lead.company).in_(names))
+        .where(Handoff.target == target_name)
+    ).all()
+    known = {(ws, name): ids["company"] for ws, name, ids in earlier if ids.get("company")}
+    for row in rows:
+        item = items.get(row.idempotency_key)
+        if item and item.company and "company" not in item.external_ids:
+            company_id = known.get((row.workspace_id, item.company.strip().lower()))
+            if company_id:
+                item.external_ids["company"] = str(company_id)
 
 
 def _item(row: HandoffRow, lead: sa.Row, deal: sa.Row | None) -> HandoffItem:

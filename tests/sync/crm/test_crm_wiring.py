@@ -74,8 +74,8 @@ def test_a_target_enabled_later_gets_only_new_leads_unless_asked(
 
 
 def test_a_disabled_target_gets_no_rows_and_delivers_nothing(app, workspace, hubspot_target):
-    from sync.crm_targets import set_enabled
     from app.extensions import db
+    from sync.crm_targets import set_enabled
 
     set_enabled(hubspot_target, False)
     db.session.commit()
