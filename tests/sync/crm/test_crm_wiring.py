@@ -108,10 +108,8 @@ def test_an_outage_is_retried_and_each_lead_arrives_once_in_order(
     assert deliver_due(target, now=start + timedelta(hours=2)) == 5
 
     emails = [lead.email.lower() for lead in leads]
-    created = [
-        one["email"]
-        for one in sorted(hubspot.objects["contacts"].values(), key=lambda c: int(c["hs_object_id"]))
-    ]
+    contacts = sorted(hubspot.objects["contacts"].values(), key=lambda c: int(c["hs_object_id"]))
+    created = [contact["email"] for contact in contacts]
     assert created == emails
     assert {row.state for row in ledger(stored.ledger_name)} == {HandoffState.DELIVERED}
 
@@ -150,7 +148,8 @@ def test_ids_learned_before_a_failure_are_kept_so_the_retry_creates_nothing_twic
 def test_a_wrong_token_needs_attention_and_the_pipeline_still_gets_the_lead(
     app, workspace, server, hubspot, promoted, client, login, admin
 ):
-    stored = stored_target(workspace, "hubspot", token="pat-na1-wrong", base_url=server.url_for("/"))
+    wrong = "pat-na1-wrong"
+    stored = stored_target(workspace, "hubspot", token=wrong, base_url=server.url_for("/"))
     lead = promoted()
     assert deliver_handoffs("pipeline") == 1
     assert deliver_handoffs(stored.ledger_name) == 0
