@@ -37,7 +37,8 @@ def test_a_manager_sees_the_targets_but_cannot_change_them(
 
 def test_an_admin_adds_edits_enables_and_tests_a_target(client, login, admin, server, hubspot):
     login(admin)
-    form = {"name": "HubSpot EU", "kind": "hubspot", "token": TOKEN, "base_url": server.url_for("/"),
+    base_url = server.url_for("/")
+    form = {"name": "HubSpot EU", "kind": "hubspot", "token": TOKEN, "base_url": base_url,
             "field_mapping": "contact.jobtitle = title"}  # fmt: skip
     assert client.post("/settings/crm/new", data=form).status_code == 302
     (stored,) = _stored()
