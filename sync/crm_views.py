@@ -10,6 +10,7 @@ from app.extensions import db
 from app.htmx import render
 from app.models import Role
 from sync import bp
+from sync.crm import KINDS
 from sync.crm.forms import SECRET_FIELDS, CrmTargetForm, mapping_to_text, masked
 from sync.crm_targets import (
     check_connection,
@@ -57,7 +58,7 @@ def _save(form: CrmTargetForm, stored: StoredCrmTarget):
 def crm_targets():
     """The workspace's CRM targets, with their state and actions."""
     targets = workspace_targets(current_user.workspace_id)
-    return render("sync/crm_targets.html", targets=targets,
+    return render("sync/crm_targets.html", targets=targets, kinds=KINDS,
                   settings={t.id: masked(t.settings) for t in targets},
                   can_edit=current_user.has_role(Role.ADMIN))  # fmt: skip
 
