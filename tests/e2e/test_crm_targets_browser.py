@@ -87,7 +87,7 @@ def test_an_admin_connects_hubspot_on_a_tablet(
     _shot(page, "crm-edit")
 
     page.goto("/sync")
-    expect(page.get_by_role("region", name="HubSpot EU")).to_be_visible()
+    expect(page.get_by_role("heading", name="HubSpot EU")).to_be_visible()
     _shot(page, "crm-sync")
     # The refused form's 422 is the only failed load.
     assert [e for e in console.errors if "/settings/crm/new" not in e] == []
