@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Role
+from app.models import Role, Workspace
 from sync.models import StoredCrmTarget
 from tests.sync.crm.fake_hubspot import TOKEN
 
@@ -100,7 +100,6 @@ def test_a_second_target_with_the_same_name_is_refused(client, login, admin, wor
 
 
 def test_another_workspaces_target_is_not_found(client, login, admin):
-    from app.models import Workspace
 
     other = Workspace(name="Other")
     db.session.add(other)

@@ -8,10 +8,14 @@ from datetime import timedelta
 import pytest
 from werkzeug import Response
 
+from app.extensions import db
 from app.models import utcnow
+from app.queue import get_queue
 from leads.models import LeadStatus
+from leads.signals import lead_qualified
+from sync.crm_targets import send_earlier_leads, set_enabled
 from sync.handoff import deliver_due
-from sync.jobs import deliver_handoffs
+from sync.jobs import deliver_handoffs, sweep_handoffs
 from sync.models import HandoffState
 from sync.targets import enabled_targets, get_target
 from tests.sync.crm.fake_hubspot import TOKEN as HUBSPOT_TOKEN
@@ -66,17 +70,12 @@ def test_a_target_enabled_later_gets_only_new_leads_unless_asked(
     later = promoted()
     assert [row.lead_id for row in ledger(stored.ledger_name)] == [later.id]
 
-    from sync.crm_targets import send_earlier_leads
-
     assert send_earlier_leads(stored) == 1
     assert deliver_due(get_target(stored.ledger_name)) == 2
     assert hubspot.by_email(earlier.email) is not None
 
 
 def test_a_disabled_target_gets_no_rows_and_delivers_nothing(app, workspace, hubspot_target):
-    from app.extensions import db
-    from sync.crm_targets import set_enabled
-
     set_enabled(hubspot_target, False)
     db.session.commit()
     assert hubspot_target.ledger_name not in {t.name for t in enabled_targets(workspace.id)}
@@ -166,9 +165,20 @@ def test_a_wrong_token_needs_attention_and_the_pipeline_still_gets_the_lead(
     page = client.get("/sync").get_data(as_text=True)
     assert "Hubspot" in page and "needs attention" in page.lower()
     stored.settings = {**stored.settings, "token": HUBSPOT_TOKEN}
-    from app.extensions import db
-
     db.session.commit()
     assert client.post(f"/sync/handoffs/{row.id}/retry").status_code == 302
     assert deliver_handoffs(stored.ledger_name) == 1
     assert hubspot.by_email(lead.email) is not None
+
+
+def test_the_qualified_signal_and_the_sweep_queue_the_crm_target(
+    app, workspace, hubspot_target, make_lead, rep
+):
+    lead = make_lead(status=LeadStatus.QUALIFIED.value)
+    lead_qualified.send(lead, user_id=rep.id)
+    assert [row.lead_id for row in ledger(hubspot_target.ledger_name)] == [lead.id]
+    prefix = f"sync-deliver-{hubspot_target.ledger_name}-"
+    assert any(job_id.startswith(prefix) for job_id in get_queue().get_job_ids())
+    app.extensions["redis"].flushdb()  # Redis lost every job
+    sweep_handoffs()
+    assert any(job_id.startswith(prefix) for job_id in get_queue().get_job_ids())
