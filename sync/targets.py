@@ -12,6 +12,9 @@ returns one result per row, in the same order:
 - ``NeedsAttention(message)``: retrying cannot help (the target refused the data);
   the row waits on the Sync page for a person.
 
+Both failures may carry the ``external_ids`` made before the failure; the ledger
+keeps them, so the next attempt updates those objects instead of creating them.
+
 A deliver function must be idempotent on ``row.idempotency_key``: the same row can
 be delivered again after a crash, and must find what the first delivery made.
 """
