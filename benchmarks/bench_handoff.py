@@ -19,8 +19,19 @@ the claim leases running out, and a last clean delivery. It counts duplicates:
 deals per lead beyond one, contacts per lead beyond one, hand-off timeline entries
 per lead beyond one.
 
-Target: handoff <= 5 s for 10,000 leads; duplicates = 0. The CRM half arrives with
-the adapters, so crm_ceiling_ratio is n/a until they are wired. The last line is
+Then the CRM run: a stored HubSpot target is enabled, ``--crm-leads`` more leads are
+qualified (rows for the pipeline and the CRM), the pipeline delivers them (so the CRM
+gets deals too), and ``sync.handoff.deliver_due`` delivers the CRM target's rows, the
+delivery job's own code, to a local HubSpot (the tests' fake, HubSpot's batch shapes)
+that enforces a rolling-window rate limit with 429 and Retry-After. HubSpot allows
+100 requests per 10 s; the window here is scaled down five times to 20 requests per
+2 s (``--crm-limit``, ``--crm-window``): the same rate, a shorter run. The baseline is
+the ceiling itself, limit / window requests per second; ``crm_ceiling_ratio`` is the
+requests the server accepted per second over it (the library paces at 95%).
+
+Target: handoff <= 5 s for 10,000 leads; crm_ceiling_ratio >= 0.9; duplicates = 0
+(pipeline deals, contacts and hand-off entries per lead beyond one, plus contacts per
+email and deals per lead beyond one at the CRM). The last line is
 ``handoff: leads=… seconds=… crm_ceiling_ratio=… duplicates=…``.
 """
 
@@ -55,8 +66,16 @@ from app.extensions import db  # noqa: E402
 from app.models import utcnow  # noqa: E402
 from app.users import default_workspace  # noqa: E402
 from leads.models import Activity, Lead, LeadStatus  # noqa: E402
+from sync.crm_targets import set_enabled  # noqa: E402
 from sync.handoff import deliver_due, open_handoffs  # noqa: E402
-from sync.models import Account, Contact, Deal, Handoff, HandoffState  # noqa: E402
+from sync.models import (  # noqa: E402
+    Account,
+    Contact,
+    Deal,
+    Handoff,
+    HandoffState,
+    StoredCrmTarget,
+)
 from sync.targets import get_target  # noqa: E402
 
 
@@ -157,11 +176,59 @@ def duplicates() -> int:
     return extra(Deal.lead_id) + extra(Contact.lead_id) + extra(Activity.lead_id, handed)
 
 
+def crm_run(workspace_id: int, args) -> tuple[float, int]:
+    """Deliver ``--crm-leads`` new leads to a rate-limited local HubSpot; (ratio, duplicates)."""
+    import logging
+
+    from pytest_httpserver import HTTPServer
+
+    from tests.sync.crm.fake_hubspot import TOKEN, FakeHubSpot
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    fake = FakeHubSpot(limit=args.crm_limit, window=args.crm_window)
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    fake.install(server)
+    server.start()
+    try:
+        stored = StoredCrmTarget(
+            workspace_id=workspace_id, kind="hubspot", name="HubSpot", field_mapping={},
+            settings={"token": TOKEN, "base_url": server.url_for("/"),
+                      "requests_per_window": args.crm_limit, "window_seconds": args.crm_window},
+        )  # fmt: skip
+        db.session.add(stored)
+        set_enabled(stored, True)
+        db.session.commit()
+        lead_ids = add_qualified_leads(workspace_id, args.crm_leads, 2 * args.leads)
+        deliver_due(get_target("pipeline"), max_batches=1_000)
+        target = get_target(stored.ledger_name)
+        time.sleep(args.crm_window)  # nothing of the set-up left in the server's window
+        fake.statuses.clear()
+        start = time.perf_counter()
+        delivered = deliver_due(target, max_batches=1_000)
+        seconds = time.perf_counter() - start
+    finally:
+        server.stop()
+    assert delivered == len(lead_ids), f"the CRM got {delivered} of {len(lead_ids)}"
+    accepted = sum(n for status, n in fake.statuses.items() if status != 429)
+    ratio = accepted / seconds / (args.crm_limit / args.crm_window)
+    emails = [contact["email"] for contact in fake.objects["contacts"].values()]
+    extra = len(emails) - len(set(emails)) + len(fake.objects["deals"]) - len(lead_ids)
+    print(f"crm       {len(lead_ids):,} leads to a local HubSpot limited to {args.crm_limit} "
+          f"requests per {args.crm_window:g} s (HubSpot: 100 per 10 s) in {seconds:.1f} s: "
+          f"{accepted} requests accepted, {fake.statuses[429]} answered 429; "
+          f"{accepted / seconds:.2f} requests/s of a {args.crm_limit / args.crm_window:g}/s "
+          f"ceiling")  # fmt: skip
+    return ratio, extra
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=10_000)
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--crm-leads", type=int, default=3_000)
+    parser.add_argument("--crm-limit", type=int, default=20, help="requests per window")
+    parser.add_argument("--crm-window", type=float, default=2.0, help="seconds")
     args = parser.parse_args()
     app = create_app({"CHECK_CONNECTIONS": True})
     with app.app_context():
@@ -184,8 +251,9 @@ def main() -> None:
         found = duplicates()
         print(f"kills     {args.kills} SIGKILLs delivering {args.leads:,} more leads; rows "
               f"delivered (of {2 * args.leads:,}) after each: {progress}")  # fmt: skip
-        print(f"handoff: leads={args.leads} seconds={seconds:.2f} crm_ceiling_ratio=n/a "
-              f"duplicates={found}")  # fmt: skip
+        ratio, crm_duplicates = crm_run(workspace_id, args)
+        print(f"handoff: leads={args.leads} seconds={seconds:.2f} crm_ceiling_ratio={ratio:.3f} "
+              f"duplicates={found + crm_duplicates}")  # fmt: skip
         db.session.remove()
     app.extensions["redis"].close()
 

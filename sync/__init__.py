@@ -11,15 +11,17 @@ def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
     from leads.metrics import set_won_source
     from leads.signals import lead_qualified
-    from sync import board_views, models, setup_views, views  # noqa: F401  (tables, routes)
+    from sync import board_views, crm_views, models, setup_views, views  # noqa: F401  (routes)
+    from sync.crm_targets import SOURCE
     from sync.listeners import on_lead_qualified
     from sync.pipeline import won_deals
     from sync.pipeline_target import deliver_to_pipeline
-    from sync.targets import Target, register_target
+    from sync.targets import Target, register_source, register_target
 
     register_target(
         Target("pipeline", "the pipeline", deliver_to_pipeline, batch_size=1000, hands_off=True)
     )
+    register_source(SOURCE)
     app.config.setdefault("HANDOFF_TARGETS", ("pipeline",))
     app.config.setdefault("DEFAULT_CURRENCY", "USD")
     app.register_blueprint(bp)

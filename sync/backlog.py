@@ -34,7 +34,7 @@ def backlog_counts(workspace_id: int) -> list[TargetBacklog]:
         .where(Handoff.workspace_id == workspace_id)
         .group_by(Handoff.target, Handoff.state)
     ).all()
-    targets = {t.name: TargetBacklog(t.name, t.label) for t in known_targets()}
+    targets = {t.name: TargetBacklog(t.name, t.label) for t in known_targets(workspace_id)}
     for target, state, total in rows:
         backlog = targets.setdefault(target, TargetBacklog(target, target))
         backlog.counts[state] = total

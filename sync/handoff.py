@@ -46,8 +46,15 @@ QUALIFIED_STATUSES = (
 )  # fmt: skip
 
 
-def open_handoffs(workspace_id: int, lead_ids: Iterable[int], user_id: int | None) -> int:
-    """Add a pending ledger row per lead and enabled target; existing rows stay. Caller commits."""
+def open_handoffs(
+    workspace_id: int,
+    lead_ids: Iterable[int],
+    user_id: int | None,
+    targets: Sequence[Target] | None = None,
+) -> int:
+    """Add a pending ledger row per lead and target (by default the workspace's enabled
+    ones); existing rows stay. Caller commits."""
+    targets = enabled_targets(workspace_id) if targets is None else targets
     rows = [
         {
             "workspace_id": workspace_id,
@@ -63,7 +70,7 @@ def open_handoffs(workspace_id: int, lead_ids: Iterable[int], user_id: int | Non
             "updated_at": utcnow(),
         }
         for lead_id in lead_ids
-        for target in enabled_targets()
+        for target in targets
     ]
     if not rows:
         return 0
@@ -190,15 +197,17 @@ def _ledger_values(row: HandoffRow, result: DeliveryResult, now: datetime) -> di
         return {"state": HandoffState.DELIVERED.value, "external_ids": result.external_ids,
                 "last_error": None, "delivered_at": now, "updated_at": now,
                 "next_attempt_at": now}  # fmt: skip
+    # Ids a failed attempt learned are kept: the next attempt updates, never creates again.
+    external_ids = {**row.external_ids, **(result.external_ids or {})}
     if isinstance(result, RetryLater) and row.attempts < MAX_ATTEMPTS:
         delay = result.delay if result.delay is not None else backoff_seconds(row.attempts)
-        return {"state": HandoffState.FAILED.value, "external_ids": row.external_ids,
+        return {"state": HandoffState.FAILED.value, "external_ids": external_ids,
                 "last_error": result.message[:2000], "delivered_at": None, "updated_at": now,
                 "next_attempt_at": now + timedelta(seconds=delay)}  # fmt: skip
     message = result.message if isinstance(result, NeedsAttention) else (
         f"Gave up after {row.attempts} attempts: {result.message}"
     )
-    return {"state": HandoffState.NEEDS_ATTENTION.value, "external_ids": row.external_ids,
+    return {"state": HandoffState.NEEDS_ATTENTION.value, "external_ids": external_ids,
             "last_error": message[:2000], "delivered_at": None, "updated_at": now,
             "next_attempt_at": now}  # fmt: skip
 
@@ -231,6 +240,8 @@ def _delivered_summary(target: Target, result: Delivered) -> str:
 def deliver_due(target: Target, now: datetime | None = None, max_batches: int = 50) -> int:
     """Deliver the target's due rows batch by batch, within its rate limit; returns delivered."""
     delivered = 0
+    if target.paused:
+        return 0
     for _ in range(max_batches):
         moment = now or utcnow()
         rows = claim_due(target, rate_budget(target, moment), moment)

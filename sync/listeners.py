@@ -23,13 +23,13 @@ def on_lead_qualified(lead: Lead, user_id: int | None = None, **_: object) -> No
     """
     open_handoffs(lead.workspace_id, [lead.id], user_id)
     db.session.commit()
-    queue_deliveries()
+    queue_deliveries(lead.workspace_id)
 
 
-def queue_deliveries() -> None:
+def queue_deliveries(workspace_id: int | None = None) -> None:
     """Queue delivery for every enabled target; a lost enqueue is caught by the sweep."""
     try:
-        for target in enabled_targets():
+        for target in enabled_targets(workspace_id):
             queue_delivery(target.name)
     except RedisError:
         log.warning("could not queue hand-off delivery; the sweep will", exc_info=True)

@@ -113,6 +113,44 @@ class HandoffAttempt(db.Model):
     message: Mapped[str | None] = mapped_column(sa.Text)
 
 
+class CrmTargetKind(enum.StrEnum):
+    HUBSPOT = "hubspot"
+    PIPEDRIVE = "pipedrive"
+    WEBHOOK = "webhook"
+
+
+class StoredCrmTarget(db.Model):
+    """An external CRM a workspace hands qualified leads to, as an admin configured it.
+
+    ``settings`` holds the token or signing secret: the pages never render it back.
+    Its ledger rows are named ``crm-<id>``. ``enabled_at`` is when it last started
+    taking leads: leads qualified before then are sent only when an admin asks.
+    """
+
+    __tablename__ = "crm_targets"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "name"),
+        enum_check("kind", tuple(k.value for k in CrmTargetKind)),
+        # The sweep: every enabled target, whatever the workspace.
+        sa.Index("ix_crm_targets_enabled", "enabled", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    enabled: Mapped[bool] = mapped_column(default=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    field_mapping: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    enabled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def ledger_name(self) -> str:
+        return f"crm-{self.id}"
+
+
 class PipelineReceipt(db.Model):
     """A deal activity already applied to its lead: the inbound half of exactly once.
 

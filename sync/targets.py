@@ -12,6 +12,9 @@ returns one result per row, in the same order:
 - ``NeedsAttention(message)``: retrying cannot help (the target refused the data);
   the row waits on the Sync page for a person.
 
+Both failures may carry the ``external_ids`` made before the failure; the ledger
+keeps them, so the next attempt updates those objects instead of creating them.
+
 A deliver function must be idempotent on ``row.idempotency_key``: the same row can
 be delivered again after a crash, and must find what the first delivery made.
 """
@@ -45,11 +48,14 @@ class Delivered:
 class RetryLater:
     message: str
     delay: float | None = None
+    # Objects the target made before failing: kept, so the next attempt updates them.
+    external_ids: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class NeedsAttention:
     message: str
+    external_ids: dict[str, Any] | None = None
 
 
 DeliveryResult = Delivered | RetryLater | NeedsAttention
@@ -66,9 +72,21 @@ class Target:
     per_minute: int | None = None
     # Delivery to this target moves the lead from qualified to handed off.
     hands_off: bool = False
+    # A target switched off by an admin: its rows wait, nothing is delivered.
+    paused: bool = False
+
+
+@dataclass(frozen=True)
+class TargetSource:
+    """Targets kept elsewhere than in code (an admin's stored CRMs), found by name."""
+
+    get: Callable[[str], Target | None]
+    # (workspace id or None for every workspace, enabled ones only) -> targets
+    listing: Callable[[int | None, bool], list[Target]]
 
 
 _REGISTRY: dict[str, Target] = {}
+_SOURCES: list[TargetSource] = []
 
 
 def register_target(target: Target) -> None:
@@ -76,15 +94,28 @@ def register_target(target: Target) -> None:
     _REGISTRY[target.name] = target
 
 
+def register_source(source: TargetSource) -> None:
+    if source not in _SOURCES:
+        _SOURCES.append(source)
+
+
 def get_target(name: str) -> Target | None:
-    return _REGISTRY.get(name)
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    return next((t for source in _SOURCES if (t := source.get(name)) is not None), None)
 
 
-def enabled_targets() -> list[Target]:
-    """The targets a newly qualified lead is handed to (config ``HANDOFF_TARGETS``)."""
+def enabled_targets(workspace_id: int | None = None) -> list[Target]:
+    """The targets a newly qualified lead is handed to: config ``HANDOFF_TARGETS``, and
+    with a workspace, that workspace's enabled stored targets."""
     names = current_app.config.get("HANDOFF_TARGETS") or ("pipeline",)
-    return [_REGISTRY[name] for name in names if name in _REGISTRY]
+    fixed = [_REGISTRY[name] for name in names if name in _REGISTRY]
+    if workspace_id is None:
+        return fixed
+    return fixed + [t for source in _SOURCES for t in source.listing(workspace_id, True)]
 
 
-def known_targets() -> list[Target]:
-    return list(_REGISTRY.values())
+def known_targets(workspace_id: int | None = None) -> list[Target]:
+    """Every target, stored ones of the workspace (or of all workspaces) included."""
+    stored = [t for source in _SOURCES for t in source.listing(workspace_id, False)]
+    return list(_REGISTRY.values()) + stored

@@ -132,9 +132,11 @@ def qualification_settings():
 def sync_page():
     """The hand-off backlog per target, and the rows that need a person."""
     state = request.args.get("state", "")
+    counts = backlog_counts(current_user.workspace_id)
     return render(
-        "sync/index.html", block="backlog", counts=backlog_counts(current_user.workspace_id),
-        problems=open_problems(current_user.workspace_id, state), state=state,
+        "sync/index.html", block="backlog", counts=counts, state=state,
+        problems=open_problems(current_user.workspace_id, state),
+        labels={target.name: target.label for target in counts},
     )  # fmt: skip
 
 
@@ -174,7 +176,7 @@ def retry_handoff(handoff_id: int):
     handoff = _handoff_or_404(handoff_id)
     retry(handoff)
     db.session.commit()
-    queue_deliveries()
+    queue_deliveries(handoff.workspace_id)
     flash("Queued for delivery.", "success")
     return redirect(request.referrer or url_for("sync.sync_page"))
 
