@@ -55,7 +55,7 @@ from app.queue import get_queue, redis_connection  # noqa: E402
 from app.users import create_user, default_workspace  # noqa: E402
 from cadences.jobs import tick  # noqa: E402
 from cadences.models import Cadence, CadenceStep, EmailVariant, Enrollment, MailSender  # noqa: E402
-from cadences.signals import cadence_task_due  # noqa: E402
+from cadences.signals import cadence_tasks_due  # noqa: E402
 from leads.models import Lead  # noqa: E402
 
 ALWAYS_OPEN = {"window_start": 0, "window_end": 24 * 60, "business_days_only": False}
@@ -113,6 +113,7 @@ def enroll_new_leads(workspace_id: int, cadence_id: int, count: int, offset: int
                     "email": f"pat{n}@example.com",
                     "email_key": f"pat{n}@example.com",
                     "phone_e164": f"+1646{n:07d}",
+                    "linkedin_url": f"https://www.linkedin.com/in/pat{n}",
                     "time_zone": "America/Chicago",
                     "status": "new",
                 }
@@ -206,7 +207,7 @@ def main() -> None:
     announced: list[int] = []
 
     def count_task(_sender, **kwargs) -> None:
-        announced.append(kwargs["step_run_id"])
+        announced.extend(task["step_run_id"] for task in kwargs["tasks"])
 
     try:
         with app.app_context():
@@ -236,7 +237,7 @@ def main() -> None:
             enroll_new_leads(
                 workspace_id, make_cadence(workspace_id, user.id, "social", None), args.tasks, 0
             )
-            with cadence_task_due.connected_to(count_task):
+            with cadence_tasks_due.connected_to(count_task):
                 task_seconds = run_due_steps("task steps")
             run_due_steps("finishing (not counted)")  # past their one step: finished
             task_base = task_baseline(args.tasks)
