@@ -106,7 +106,9 @@ def _dispose(client, outcome: str) -> None:
 
 @pytest.fixture
 def dialling(app, client, login, worker, monkeypatch):
-    monkeypatch.setitem(app.config, "DIAL_NOW", (WEDNESDAY_MORNING + timedelta(hours=1)).isoformat())
+    monkeypatch.setitem(
+        app.config, "DIAL_NOW", (WEDNESDAY_MORNING + timedelta(hours=1)).isoformat()
+    )
     login(worker)
     return client
 
