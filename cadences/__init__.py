@@ -14,7 +14,14 @@ REMIND_SECONDS = 300
 
 def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
-    from cadences import enroll_views, library_views, models, unsubscribe_views, views  # noqa: F401
+    from cadences import (  # noqa: F401  (tables, routes)
+        enroll_views,
+        lead_panel,
+        library_views,
+        models,
+        unsubscribe_views,
+        views,
+    )
     from cadences.enrollment import on_import_finished
     from cadences.exits import on_call_logged, on_lead_qualified
     from cadences.queues import on_tasks_due
