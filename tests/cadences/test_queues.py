@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -139,3 +139,17 @@ def test_do_not_call_ends_the_cadence(app, clock, make_cadence, worker, dialling
         ExitReason.DO_NOT_CONTACT,
     )
     assert db.session.get(Enrollment, enrollment.id).due_at is None
+
+
+def test_one_clock_moves_rotation_the_dial_queue_and_cadences(app):
+    from cadences.schedule import now as cadence_now
+    from leads import clock
+    from leads.calling_hours import utc_now
+
+    moment = datetime(2031, 3, 4, 5, 6)
+    clock.set_now(moment)
+    try:
+        assert (clock.now(), utc_now(), cadence_now()) == (moment, moment, moment)
+    finally:
+        clock.set_now(None)
+    assert cadence_now() != moment
