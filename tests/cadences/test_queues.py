@@ -153,3 +153,29 @@ def test_one_clock_moves_rotation_the_dial_queue_and_cadences(app):
     finally:
         clock.set_now(None)
     assert cadence_now() != moment
+
+
+def test_rotation_hands_a_running_cadence_to_the_leads_new_owner(
+    app, clock, make_cadence, make_user, workspace, worker
+):
+    from leads import clock as app_clock
+    from leads.rotation_jobs import rotate_leads
+    from tests.leads.rotation_helpers import add_leads, make_rule
+
+    creator = make_user(Role.MARKETER, name="Mo Marketer", email="mo@example.com")
+    [lead_id] = add_leads(workspace.id, 1, linkedin_url=LINKEDIN)
+    cadence = make_cadence(("social", ALWAYS_OPEN))
+    enrollment = Enrollment(
+        cadence_id=cadence.id, lead_id=lead_id, owner_id=creator.id, due_at=WEDNESDAY_MORNING
+    )  # as an import into an auto-enrolling list leaves it, before rotation ran
+    db.session.add(enrollment)
+    make_rule(workspace.id, [worker])
+    app_clock.set_now(WEDNESDAY_MORNING)
+    try:
+        assert rotate_leads(workspace.id, "test") == 1
+    finally:
+        app_clock.set_now(None)
+    db.session.expire_all()
+    assert enrollment.owner_id == worker.id
+    _tick_twice()
+    assert db.session.scalar(sa.select(Task.owner_id)) == worker.id
