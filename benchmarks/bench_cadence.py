@@ -55,8 +55,9 @@ from app.queue import get_queue, redis_connection  # noqa: E402
 from app.users import create_user, default_workspace  # noqa: E402
 from cadences.jobs import tick  # noqa: E402
 from cadences.models import Cadence, CadenceStep, EmailVariant, Enrollment, MailSender  # noqa: E402
-from cadences.signals import cadence_task_due  # noqa: E402
+from cadences.signals import cadence_tasks_due  # noqa: E402
 from leads.models import Lead  # noqa: E402
+from leads.tasks import Task  # noqa: E402
 
 ALWAYS_OPEN = {"window_start": 0, "window_end": 24 * 60, "business_days_only": False}
 INSERT_BATCH = 10_000
@@ -98,7 +99,9 @@ def make_cadence(workspace_id: int, user_id: int, kind: str, sender_id: int | No
     return cadence.id
 
 
-def enroll_new_leads(workspace_id: int, cadence_id: int, count: int, offset: int) -> None:
+def enroll_new_leads(
+    workspace_id: int, owner_id: int, cadence_id: int, count: int, offset: int
+) -> None:
     """Leads and due enrolments by executemany: setting up is not what is measured."""
     due = utcnow()
     for start in range(offset, offset + count, INSERT_BATCH):
@@ -113,6 +116,7 @@ def enroll_new_leads(workspace_id: int, cadence_id: int, count: int, offset: int
                     "email": f"pat{n}@example.com",
                     "email_key": f"pat{n}@example.com",
                     "phone_e164": f"+1646{n:07d}",
+                    "linkedin_url": f"https://www.linkedin.com/in/pat{n}",
                     "time_zone": "America/Chicago",
                     "status": "new",
                 }
@@ -126,6 +130,7 @@ def enroll_new_leads(workspace_id: int, cadence_id: int, count: int, offset: int
                 {
                     "cadence_id": cadence_id,
                     "lead_id": first_id + i,
+                    "owner_id": owner_id,
                     "due_at": due,
                     "variant_seed": i,
                 }
@@ -206,7 +211,7 @@ def main() -> None:
     announced: list[int] = []
 
     def count_task(_sender, **kwargs) -> None:
-        announced.append(kwargs["step_run_id"])
+        announced.extend(task["step_run_id"] for task in kwargs["tasks"])
 
     try:
         with app.app_context():
@@ -234,16 +239,25 @@ def main() -> None:
 
             print(f"tasks: {args.tasks} due social-task steps")
             enroll_new_leads(
-                workspace_id, make_cadence(workspace_id, user.id, "social", None), args.tasks, 0
+                workspace_id,
+                user.id,
+                make_cadence(workspace_id, user.id, "social", None),
+                args.tasks,
+                0,
             )
-            with cadence_task_due.connected_to(count_task):
+            with cadence_tasks_due.connected_to(count_task):
                 task_seconds = run_due_steps("task steps")
+            queued = db.session.scalar(sa.select(sa.func.count(Task.id)))
+            print(f"  social tasks in the owner's queue: {queued}")
+            if queued != args.tasks:
+                raise SystemExit(f"{args.tasks - queued} due steps left no task in the queue")
             run_due_steps("finishing (not counted)")  # past their one step: finished
             task_base = task_baseline(args.tasks)
 
             print(f"emails: {args.emails} due email steps")
             enroll_new_leads(
                 workspace_id,
+                user.id,
                 make_cadence(workspace_id, user.id, "email", sender.id),
                 args.emails,
                 args.tasks,

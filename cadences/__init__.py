@@ -14,13 +14,25 @@ REMIND_SECONDS = 300
 
 def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
-    from cadences import enroll_views, library_views, models, unsubscribe_views, views  # noqa: F401
-    from cadences.enrollment import on_import_finished
-    from cadences.exits import on_lead_qualified
-    from leads.signals import import_finished, lead_qualified
+    from cadences import (  # noqa: F401  (tables, routes)
+        enroll_views,
+        lead_panel,
+        library_views,
+        models,
+        unsubscribe_views,
+        views,
+    )
+    from cadences.enrollment import on_import_finished, on_leads_assigned
+    from cadences.exits import on_call_logged, on_lead_qualified
+    from cadences.queues import on_tasks_due
+    from cadences.signals import cadence_tasks_due
+    from leads.signals import call_logged, import_finished, lead_qualified, leads_assigned
 
     app.register_blueprint(bp)
     import_finished.connect(on_import_finished)
     lead_qualified.connect(on_lead_qualified)
+    call_logged.connect(on_call_logged)
+    leads_assigned.connect(on_leads_assigned)
+    cadence_tasks_due.connect(on_tasks_due)
     add_cron(app, CronEntry("cadences.jobs.tick", interval=TICK_SECONDS))
     add_cron(app, CronEntry("cadences.jobs.remind", interval=REMIND_SECONDS))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
@@ -202,4 +203,22 @@ def on_import_finished(run, **_kwargs) -> None:
     # Always end the transaction: on SQLite even reading the run's list (it expired at
     # the import's commit) takes the write lock, and other receivers of this signal
     # read in sessions of their own.
+    db.session.commit()
+
+
+def on_leads_assigned(_workspace_id: int, owners: dict[int, int | None], **_kwargs) -> None:
+    """Receiver of leads.signals.leads_assigned: a running cadence's work follows its lead
+    to the new owner (leads enrolled on import, before rotation, start with the cadence's
+    creator as owner)."""
+    by_owner: dict[int, list[int]] = defaultdict(list)
+    for lead_id, owner_id in owners.items():
+        if owner_id is not None:
+            by_owner[owner_id].append(lead_id)
+    for owner_id, lead_ids in by_owner.items():
+        db.session.execute(
+            sa.update(Enrollment)
+            .where(Enrollment.lead_id.in_(lead_ids), Enrollment.status.in_(RUNNING_STATUSES))
+            .values(owner_id=owner_id)
+            .execution_options(synchronize_session=False)
+        )
     db.session.commit()

@@ -164,3 +164,9 @@ def on_lead_qualified(lead, **_kwargs) -> None:
     """Receiver of leads.signals.lead_qualified: the lead is qualified, outreach stops now."""
     exit_lead(lead.id, ExitReason.QUALIFIED)
     db.session.commit()  # also when nothing changed: SQLite holds the write lock until then
+
+
+def on_call_logged(lead, category: str, **_kwargs) -> None:
+    """Receiver of leads.signals.call_logged: the call moves or ends the lead's cadence."""
+    on_call_outcome(lead.id, category)
+    db.session.commit()  # also when nothing changed: SQLite holds the write lock until then

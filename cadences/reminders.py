@@ -2,7 +2,7 @@
 
 A reminder is a row, unique per (lead, kind, day): the birthday sweep may run any
 number of times a day and a follow-up is announced once, through the same
-``cadence_task_due`` signal cadence tasks use, so it lands in the owner's queue.
+``cadence_tasks_due`` signal cadence tasks use, so it lands in the owner's queue.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from app.database import insert_ignoring_duplicates
 from app.extensions import db
 from cadences.models import Reminder, ReminderKind
 from cadences.schedule import now, zone
-from cadences.signals import cadence_task_due
+from cadences.signals import cadence_tasks_due
 from leads.models import Lead
 
 # Birthday reminders come due at this local hour, so the owner sees them in the morning.
@@ -94,17 +94,27 @@ def announce_due_reminders() -> int:
         .values(announced_at=moment)
         .returning(table.c.lead_id, table.c.owner_id, table.c.kind, table.c.note, table.c.due_at)
     ).all()
-    app = current_app._get_current_object()
-    for lead_id, owner_id, kind, note, due_at in claimed:
-        text = "Wish them a happy birthday" if kind == ReminderKind.BIRTHDAY else note
-        cadence_task_due.send(
-            app,
-            lead_id=lead_id,
-            owner_id=owner_id,
-            kind="task",
-            due_at=due_at,
-            step_run_id=None,
-            instructions=text,
-            reminder=kind,
-        )
+    if not claimed:
+        return 0
+    workspaces = dict(
+        db.session.execute(
+            sa.select(Lead.id, Lead.workspace_id).where(Lead.id.in_({row[0] for row in claimed}))
+        ).all()
+    )
+    tasks = [
+        {
+            "lead_id": lead_id,
+            "owner_id": owner_id,
+            "workspace_id": workspaces[lead_id],
+            "kind": "task",
+            "due_at": due_at,
+            "step_run_id": None,
+            "enrollment_id": None,
+            "instructions": "Wish them a happy birthday" if kind == ReminderKind.BIRTHDAY else note,
+            "network": None,
+            "reminder": kind,
+        }
+        for lead_id, owner_id, kind, note, due_at in claimed
+    ]
+    cadence_tasks_due.send(current_app._get_current_object(), tasks=tasks)
     return len(claimed)

@@ -35,8 +35,10 @@ from cadences.models import (
     WaitUnit,
 )
 from cadences.schedule import add_business_days, next_window_open, now, zone
-from cadences.signals import cadence_task_due
+from cadences.signals import cadence_tasks_due
 from leads.models import Lead
+from leads.profiles import profile_url_problem
+from leads.tasks import Network
 
 BATCH_SIZE = 1000
 # A leased enrolment whose job vanished (killed worker, flushed Redis) is picked
@@ -134,6 +136,9 @@ def _load(ids: list[int], moment: datetime) -> list[Item]:
             Lead.email,
             Lead.phone_e164,
             Lead.time_zone,
+            Lead.linkedin_url,
+            Lead.x_url,
+            Lead.other_profile_url,
             on_do_not_contact().label("blocked"),
         )
         .join(Lead, Lead.id == Enrollment.lead_id)
@@ -241,7 +246,18 @@ def _lacks_contact(item: Item) -> bool:
         return not item.lead.email
     if item.step.kind == StepKind.CALL:
         return not item.lead.phone_e164
+    if item.step.kind == StepKind.SOCIAL:
+        return social_network(item.lead) is None
     return False
+
+
+def social_network(lead) -> Network | None:
+    """The network a social step works on: the lead's first profile that may be opened,
+    LinkedIn first, then X, then any other profile."""
+    for network in Network:
+        if profile_url_problem(network, getattr(lead, network.lead_column)) is None:
+            return network
+    return None
 
 
 def _apply(plan: Plan, moment: datetime) -> BatchResult:
@@ -280,8 +296,7 @@ def _record_runs(
     claimed: dict[int, int] = {}
     for (status, position), ids in groups.items():
         claimed.update(_claim_runs(ids, position, status, moment))
-    moves = []
-    app = current_app._get_current_object()
+    moves, announcements = [], []
     for item, status, next_due in runs:
         run_id = claimed.get(item.enrollment_id)
         if run_id is None:
@@ -293,7 +308,9 @@ def _record_runs(
             result.waits += 1
         else:
             result.tasks += 1
-            _announce_task(app, item, run_id, moment)
+            announcements.append(_announcement(item, run_id, moment))
+    if announcements:
+        cadence_tasks_due.send(current_app._get_current_object(), tasks=announcements)
     advance(moves)
 
 
@@ -341,17 +358,21 @@ def _claim_runs(ids: list[int], position: int, status: str, moment: datetime) ->
     return {row.enrollment_id: row.id for row in inserted}
 
 
-def _announce_task(app: Any, item: Item, run_id: int, moment: datetime) -> None:
+def _announcement(item: Item, run_id: int, moment: datetime) -> dict[str, Any]:
     assert item.step.kind in TASK_KINDS
-    cadence_task_due.send(
-        app,
-        lead_id=item.lead.lead_id,
-        owner_id=item.owner_id,
-        kind=item.step.kind,
-        due_at=moment,
-        step_run_id=run_id,
-        instructions=item.step.instructions or "",
-    )
+    network = social_network(item.lead) if item.step.kind == StepKind.SOCIAL else None
+    return {
+        "lead_id": item.lead.lead_id,
+        "owner_id": item.owner_id,
+        "workspace_id": item.cadence.workspace_id,
+        "kind": item.step.kind,
+        "due_at": moment,
+        "step_run_id": run_id,
+        "enrollment_id": item.enrollment_id,
+        "instructions": item.step.instructions or "",
+        "network": network.value if network else None,
+        "reminder": None,
+    }
 
 
 def advance(moves: list[dict[str, Any]]) -> None:

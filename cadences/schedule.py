@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 
-from app.models import utcnow
+from leads import clock
 
 
 def now() -> datetime:
-    """The runner's clock (naive UTC); tests move it with the CADENCE_NOW setting."""
+    """The runner's clock (naive UTC): the CADENCE_NOW setting when a test sets it, else
+    the application's clock (``leads.clock``, which rotation's tests move too)."""
     fixed = current_app.config.get("CADENCE_NOW")
-    return fixed if isinstance(fixed, datetime) else utcnow()
+    return fixed if isinstance(fixed, datetime) else clock.now()
 
 
 def zone(name: str | None, fallback: str) -> ZoneInfo:

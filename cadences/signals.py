@@ -6,9 +6,13 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-# Sent inside the runner's transaction, before it commits, when a call, social or
-# generic task step comes due: with lead_id=, owner_id=, kind= ("call", "social",
-# "task"), due_at= (naive UTC), step_run_id= and instructions=. A receiver must only
-# add rows to db.session (a Task in the owner's queue): they commit, or roll back,
-# together with the step run, which is what makes the task exactly-once.
-cadence_task_due = _signals.signal("cadence-task-due")
+# Sent inside the runner's transaction, before it commits, once per batch of call,
+# social and generic task steps that came due (and reminders), with tasks= a list of
+# dicts: lead_id=, owner_id=, workspace_id=, kind= ("call", "social", "task"),
+# due_at= (naive UTC), step_run_id= and enrollment_id= (None for reminders),
+# instructions=, network= (for social steps: the lead's first usable profile) and
+# reminder= (the reminder's kind, or None). A receiver must only add rows to
+# db.session (work in the owner's queue): they commit, or roll back, together with the
+# step runs, which is what makes the work exactly-once. One signal per batch lets a
+# receiver write its rows with one set-based insert.
+cadence_tasks_due = _signals.signal("cadence-tasks-due")

@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
         rotation_rep_views,
         rotation_views,
         social_views,
+        task_views,
         tasks,
         views,
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 
+from leads import clock
 from leads.calling_zones import country_zones, phone_subdivision, subdivision, subdivision_zones
 from leads.normalize import _zone
 
@@ -29,10 +30,11 @@ NEXT_OPENING_HORIZON_DAYS = 8
 
 
 def utc_now() -> datetime:
-    """Now as naive UTC; ``DIAL_NOW`` (ISO, UTC) in the app config freezes it."""
+    """Now as naive UTC; ``DIAL_NOW`` (ISO, UTC) in the app config freezes it, else the
+    application's clock (``leads.clock``) decides."""
     if has_app_context() and (frozen := current_app.config.get("DIAL_NOW")):
         return datetime.fromisoformat(frozen).replace(tzinfo=None)
-    return datetime.now(UTC).replace(tzinfo=None)
+    return clock.now()
 
 
 @dataclass(frozen=True, slots=True)

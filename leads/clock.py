@@ -1,4 +1,8 @@
-"""The time rotation reads: one seam tests can move, instead of patching datetime."""
+"""The application's clock: one seam tests can move, instead of patching datetime.
+
+Rotation reads it; the dial queue (``DIAL_NOW``) and the cadence runner (``CADENCE_NOW``)
+keep their own settings for a server process, and otherwise read this clock too.
+"""
 
 from __future__ import annotations
 

@@ -151,6 +151,9 @@ class Callback(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(sa.String(500))
+    # Set when a cadence's call step asked for the call (no foreign key: enrolments
+    # live in a package above this one).
+    enrollment_id: Mapped[int | None]
 
     lead: Mapped[Lead] = relationship()
 

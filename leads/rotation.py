@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +43,8 @@ class BatchResult:
     escalated: int = 0
     last_id: int | None = None
     more: bool = False
+    # lead id -> its new owner, for ``leads_assigned`` once the batch is committed.
+    owners: dict[int, int | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ def assign_unassigned(
     save_counters(router)
     write_audit(changes, now)
     result.assigned = len(changes)
+    result.owners = {change.lead_id: change.to_id for change in changes}
     return result
 
 

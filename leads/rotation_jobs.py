@@ -13,9 +13,10 @@ from rq import Retry
 from app.extensions import db
 from app.queue import enqueue, job
 from leads import clock
-from leads.rotation import assign_unassigned, unassigned_leads
+from leads.rotation import BatchResult, assign_unassigned, unassigned_leads
 from leads.rotation_models import RotationRule
 from leads.rotation_sla import rerotate_stale
+from leads.signals import leads_assigned
 
 # A conflict (another writer took a claimed lead) rolls the batch back; the next
 # attempt sees the new state.
@@ -39,6 +40,12 @@ def queue_sla_sweep(workspace_id: int, trigger: str, after_id: int = 0):
     )  # fmt: skip
 
 
+def _announce(workspace_id: int, result: BatchResult) -> None:
+    """Tell the packages above who owns the leads this committed batch moved."""
+    if result.owners:
+        leads_assigned.send(workspace_id, owners=result.owners)
+
+
 @job
 def rotate_leads(
     workspace_id: int, trigger: str, after_id: int = 0, lead_ids: list[int] | None = None
@@ -50,6 +57,7 @@ def rotate_leads(
     except Exception:
         db.session.rollback()
         raise
+    _announce(workspace_id, result)
     if result.more and result.last_id is not None:
         queue_rotation(workspace_id, trigger, result.last_id, lead_ids)
     return result.assigned
@@ -64,6 +72,7 @@ def rerotate_stale_leads(workspace_id: int, trigger: str, after_id: int = 0) -> 
     except Exception:
         db.session.rollback()
         raise
+    _announce(workspace_id, result)
     if result.more and result.last_id is not None:
         queue_sla_sweep(workspace_id, trigger, result.last_id)
     return result.assigned + result.escalated

@@ -107,6 +107,7 @@ def rerotate_stale(workspace_id: int, after_id: int = 0, limit: int = BATCH_SIZE
     done = [c for lead, c in moves if move_owner(c, now, rotation_count=lead["rotation_count"] + 1)]
     save_counters(router)
     result.assigned = len(done)
+    result.owners = {change.lead_id: change.to_id for change in done}
     result.escalated = _escalate(escalations, now)
     write_audit(done, now)
     hand_over_tasks(done)

@@ -24,3 +24,8 @@ lead_qualified = _signals.signal("lead-qualified")
 # user_id=, outcome= (its key), category= and cadence_event= (None when the
 # outcome names none). Cadences listen for their events; metrics read calls.
 call_logged = _signals.signal("call-logged")
+
+# Sent after a rotation batch (new leads handed out, or moved on past their SLA) is
+# committed, with the workspace id as sender and owners= {lead_id: new owner id}.
+# Cadences listen so a running cadence's work goes to the lead's new owner.
+leads_assigned = _signals.signal("leads-assigned")

@@ -152,7 +152,7 @@ class Handled(enum.StrEnum):
     NOT_YOURS = "not_yours"
 
 
-def _finish(user: User, task_id: int, values: dict) -> Handled:
+def finish_task(user: User, task_id: int, values: dict) -> Handled:
     """Apply ``values`` to the task if it is still the rep's and still pending."""
     changed = db.session.execute(
         sa.update(Task)
@@ -180,7 +180,7 @@ def log_outcome(
 ) -> Handled:
     """Close the task with ``outcome`` and put the touch on the lead's timeline, once."""
     now = now or utcnow()
-    handled = _finish(
+    handled = finish_task(
         user,
         task_id,
         {"status": TaskStatus.DONE.value, "outcome": outcome.value, "completed_at": now},
@@ -205,7 +205,7 @@ def log_outcome(
 def skip_task(user: User, task_id: int, now: datetime | None = None) -> Handled:
     """Drop the task without a touch; it does not count toward the quota."""
     values = {"status": TaskStatus.SKIPPED.value, "completed_at": now or utcnow()}
-    return _finish(user, task_id, values)
+    return finish_task(user, task_id, values)
 
 
 def snooze_task(user: User, task_id: int, until: datetime, now: datetime | None = None) -> Handled:
@@ -214,7 +214,7 @@ def snooze_task(user: User, task_id: int, until: datetime, now: datetime | None 
         raise TaskError("Snooze until a time in the future.")
     # A pending task may be snoozed again: the latest choice wins.
     values = {"status": TaskStatus.SNOOZED.value, "snoozed_until": until, "due_at": until}
-    return _finish(user, task_id, values)
+    return finish_task(user, task_id, values)
 
 
 def create_task(

@@ -158,6 +158,8 @@ class Task(db.Model):
     # Set by the cadence runner for tasks a cadence step created (no foreign key:
     # enrolments live in a package above this one).
     enrollment_id: Mapped[int | None]
+    # What to do, for generic tasks (a cadence step's instructions, a reminder's text).
+    note: Mapped[str | None] = mapped_column(sa.String(500))
     created_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )

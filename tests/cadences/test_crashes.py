@@ -21,7 +21,7 @@ from app.models import utcnow
 from app.queue import get_queue, redis_connection
 from cadences.jobs import tick
 from cadences.models import Enrollment, RunStatus, StepRun
-from cadences.signals import cadence_task_due
+from cadences.signals import cadence_tasks_due
 from tests.cadences.conftest import Inbox, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,12 +134,12 @@ def test_a_flushed_redis_loses_no_step_and_repeats_none(app, clock, make_cadence
     announced: list[int] = []
 
     def receiver(_sender, **kwargs):
-        announced.append(kwargs["step_run_id"])
+        announced.extend(task["step_run_id"] for task in kwargs["tasks"])
 
     def work() -> None:
         SimpleWorker([get_queue()], connection=redis_connection()).work(burst=True)
 
-    with cadence_task_due.connected_to(receiver):
+    with cadence_tasks_due.connected_to(receiver):
         assert tick() == 2500  # three batch jobs wait in Redis …
         _wipe_redis()  # … and are gone
         work()

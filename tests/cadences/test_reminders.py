@@ -7,16 +7,16 @@ from datetime import date, datetime
 from app.extensions import db
 from cadences.jobs import remind
 from cadences.reminders import add_follow_up
-from cadences.signals import cadence_task_due
+from cadences.signals import cadence_tasks_due
 
 
 def _announced(run) -> list[dict]:
     seen: list[dict] = []
 
     def receiver(_sender, **kwargs):
-        seen.append(kwargs)
+        seen.extend(kwargs["tasks"])
 
-    with cadence_task_due.connected_to(receiver):
+    with cadence_tasks_due.connected_to(receiver):
         run()
     return seen
 

@@ -10,7 +10,7 @@ from app.extensions import db
 from cadences.jobs import process
 from cadences.models import Enrollment, EnrollmentStatus, ExitReason, Holiday, RunStatus, StepRun
 from cadences.runner import lease_due
-from cadences.signals import cadence_task_due
+from cadences.signals import cadence_tasks_due
 from leads.models import ContactKind, DoNotContact, LeadStatus
 from tests.cadences.conftest import WEDNESDAY_MORNING, enroll_now
 
@@ -30,13 +30,13 @@ def _runs(enrollment: Enrollment) -> list[StepRun]:
 
 def test_a_task_step_runs_once_even_when_its_batch_runs_twice(app, clock, make_cadence, make_lead):
     cadence = make_cadence(("social", {"instructions": "Like a post"}))
-    enrollment = enroll_now(cadence, make_lead())
+    enrollment = enroll_now(cadence, make_lead(linkedin_url="https://www.linkedin.com/in/pat"))
     announced = []
 
     def receiver(_sender, **kwargs):
-        announced.append(kwargs)
+        announced.extend(kwargs["tasks"])
 
-    with cadence_task_due.connected_to(receiver):
+    with cadence_tasks_due.connected_to(receiver):
         ids = lease_due(100)
         db.session.commit()
         first, second = process(ids), process(ids)  # the same job delivered twice
