@@ -96,6 +96,9 @@ class Picker:
             _catch_up(ready)
         self.heap = [self._key(m) for m in ready]
         heapq.heapify(self.heap)
+        # A fair method's reason never changes within a batch: one Pick per member
+        # serves every lead it takes (formatting it per lead made weighted the slowest).
+        self.picks: dict[int, Pick] = {}
 
     def _key(self, member: PoolMember) -> tuple[float, int]:
         if self.pool.method == RotationMethod.LEAST_LOADED:
@@ -120,12 +123,18 @@ class Picker:
             heapq.heappush(self.heap, key)
         if chosen is None:
             return None
-        why = self._why(chosen)
+        pick = self.picks.get(chosen.user_id) or self._pick(chosen)
         chosen.assigned += 1
         chosen.changed = True
         self.capacities.get(chosen.user_id).take()
         heapq.heappush(self.heap, self._key(chosen))
-        return Pick(chosen.user_id, self.pool.rule_id, self.pool.name, why)
+        return pick
+
+    def _pick(self, member: PoolMember) -> Pick:
+        pick = Pick(member.user_id, self.pool.rule_id, self.pool.name, self._why(member))
+        if self.pool.method != RotationMethod.LEAST_LOADED:
+            self.picks[member.user_id] = pick
+        return pick
 
     def _why(self, member: PoolMember) -> str:
         if self.pool.method == RotationMethod.LEAST_LOADED:
