@@ -5,8 +5,8 @@
 Fresh SQLite databases with the real migrations; the leads carry the columns the
 rules read (list, source, country, state, time zone). Two pools are timed, each
 over the same unassigned leads, batch after batch exactly as the rotation job
-runs them (claim ~1,000 leads, conditional owner UPDATEs, pool counters, audit
-activities, one commit per batch):
+runs them (claim ~1,000 leads, one conditional set-based owner UPDATE, pool
+counters, audit activities, one commit per batch):
 
 - equal weights, round robin: the spread (most leads − fewest) must be ≤ 1;
 - a weighted pool (weights 1 to 5): each rep's share within 1% of its target

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -22,7 +22,7 @@ from leads import clock
 from leads.availability import load_capacities
 from leads.models import ActivityType, ContactKind, DoNotContact, Lead
 from leads.rotation_models import RotationMember, RotationMethod, RotationRule
-from leads.rotation_picking import Pool, PoolMember, Router
+from leads.rotation_picking import Pick, Pool, PoolMember, Router
 from leads.social import move_pending_tasks
 
 BATCH_SIZE = 1000
@@ -47,8 +47,9 @@ class BatchResult:
     owners: dict[int, int | None] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
+    """One owner change; a tuple because a batch makes thousands of them."""
+
     lead_id: int
     from_id: int | None
     to_id: int | None
@@ -138,13 +139,15 @@ def assign_unassigned(
         return result
     router = Router(pools, capacities_for(pools, now))
     changes = []
+    summaries: dict[Pick, str] = {}  # a batch hands out few distinct picks
     for lead in leads:
         pick = router.route(lead)
         if pick is None:
             result.waiting += 1
             continue
-        name = router.capacities.get(pick.user_id).name
-        summary = f"Assigned to {name} by rule {pick.rule_name}"
+        if (summary := summaries.get(pick)) is None:
+            name = router.capacities.get(pick.user_id).name
+            summary = summaries[pick] = f"Assigned to {name} by rule {pick.rule_name}"
         changes.append(
             Change(lead["id"], None, pick.user_id, pick.rule_id, summary, reason, pick.why)
         )
@@ -163,31 +166,39 @@ def capacities_for(pools: list[Pool], now: datetime):
 
 
 def _apply_new_owners(changes: list[Change], now: datetime) -> None:
-    """One executemany over the batch: a lead changes only while still unowned, and all must."""
+    """One set-based UPDATE over the batch: a lead changes only while still unowned, and all must.
+
+    The (lead, owner, rule) triples travel as one parameter, a JSON array on SQLite
+    and arrays on PostgreSQL: per-row statements cost more than the rows' own writes.
+    Only the columns that change are set: SQLite rewrites every index on a column in
+    SET, even to the same value (an unowned lead has no count or escalation).
+    """
+    if not changes:
+        return
     at = bind_value(sa.DateTime(), now)
-    updated = executemany(
-        # Only the columns that change: SQLite rewrites every index on a column in
-        # SET, even to the same value (an unowned lead has no count or escalation).
-        "UPDATE leads SET owner_id = ?, assigned_at = ?, rotation_rule_id = ?"
-        " WHERE id = ? AND owner_id IS NULL",
-        [(c.to_id, at, c.rule_id, c.lead_id) for c in changes],
-    )
+    if is_postgres():
+        sql = (
+            "UPDATE leads SET owner_id = item.owner_id, assigned_at = %s,"
+            " rotation_rule_id = item.rule_id"
+            " FROM unnest(%s::integer[], %s::integer[], %s::integer[])"
+            " AS item(lead_id, owner_id, rule_id)"
+            " WHERE leads.id = item.lead_id AND leads.owner_id IS NULL"
+        )
+        params: tuple[Any, ...] = (
+            at, [c.lead_id for c in changes], [c.to_id for c in changes],
+            [c.rule_id for c in changes],
+        )  # fmt: skip
+    else:
+        sql = (
+            "UPDATE leads SET owner_id = json_extract(item.value, '$[1]'), assigned_at = ?,"
+            " rotation_rule_id = json_extract(item.value, '$[2]')"
+            " FROM json_each(?) AS item"
+            " WHERE leads.id = json_extract(item.value, '$[0]') AND leads.owner_id IS NULL"
+        )
+        params = (at, json.dumps([(c.lead_id, c.to_id, c.rule_id) for c in changes]))
+    updated = db.session.connection().exec_driver_sql(sql, params).rowcount
     if updated != len(changes):
         raise RotationConflict(f"{len(changes) - updated} claimed lead(s) got an owner meanwhile")
-
-
-def executemany(sql: str, rows: list[tuple[Any, ...]]) -> int:
-    """Run one statement over many rows straight on the driver; returns the rows changed.
-
-    A batch writes thousands of rows: SQLAlchemy's per-row parameter handling
-    would cost more than the database's own work. ``sql`` uses ``?`` placeholders.
-    """
-    if not rows:
-        return 0
-    connection = db.session.connection()
-    if connection.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
-    return connection.exec_driver_sql(sql, rows).rowcount
 
 
 def bind_value(type_: sa.types.TypeEngine[Any], value: Any) -> Any:
@@ -223,21 +234,35 @@ def save_counters(router: Router) -> None:
 
 
 def write_audit(changes: list[Change], now: datetime, actor_id: int | None = None) -> None:
-    """One timeline activity per change, written in bulk in the caller's transaction."""
+    """One timeline activity per change, written by one INSERT … SELECT in the caller's
+    transaction: the rows travel as one parameter, as the owners do."""
+    if not changes:
+        return
     at = bind_value(sa.DateTime(), now)
-    json_in = "CAST(? AS JSONB)" if is_postgres() else "?"
     encoded: dict[tuple[Any, ...], str] = {}  # a batch repeats few distinct payloads
     rows = []
     for c in changes:
         key = (c.from_id, c.to_id, c.rule_id, c.reason, c.why)
         if (data := encoded.get(key)) is None:
             data = encoded[key] = json.dumps(dict(zip(AUDIT_KEYS, key, strict=True)))
-        rows.append((c.lead_id, actor_id, at, c.summary[:500], data))
-    executemany(
-        "INSERT INTO activities (lead_id, type, actor_id, occurred_at, summary, data)"
-        f" VALUES (?, '{ActivityType.ASSIGNMENT.value}', ?, ?, ?, {json_in})",
-        rows,
-    )
+        rows.append((c.lead_id, c.summary[:500], data))
+    columns = "INSERT INTO activities (lead_id, type, actor_id, occurred_at, summary, data)"
+    kind = ActivityType.ASSIGNMENT.value
+    if is_postgres():
+        sql = (
+            f"{columns} SELECT item.lead_id, '{kind}', CAST(%s AS INTEGER), %s, item.summary,"
+            " CAST(item.data AS JSONB)"
+            " FROM unnest(%s::integer[], %s::text[], %s::text[]) AS item(lead_id, summary, data)"
+        )
+        params: tuple[Any, ...] = (actor_id, at, *map(list, zip(*rows, strict=True)))
+    else:
+        sql = (
+            f"{columns} SELECT json_extract(item.value, '$[0]'), '{kind}', ?, ?,"
+            " json_extract(item.value, '$[1]'), json_extract(item.value, '$[2]')"
+            " FROM json_each(?) AS item"
+        )
+        params = (actor_id, at, json.dumps(rows))
+    db.session.connection().exec_driver_sql(sql, params)
 
 
 def move_owner(change: Change, now: datetime, **values: Any) -> bool:

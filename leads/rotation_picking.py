@@ -96,6 +96,9 @@ class Picker:
             _catch_up(ready)
         self.heap = [self._key(m) for m in ready]
         heapq.heapify(self.heap)
+        # A fair method's reason never changes within a batch: one Pick per member
+        # serves every lead it takes (formatting it per lead made weighted the slowest).
+        self.picks: dict[int, Pick] = {}
 
     def _key(self, member: PoolMember) -> tuple[float, int]:
         if self.pool.method == RotationMethod.LEAST_LOADED:
@@ -105,27 +108,31 @@ class Picker:
     def pick(self, exclude: Collection[int] = ()) -> Pick | None:
         """The next rep (not in ``exclude``), counted as given the lead; None if nobody can."""
         passed_over = []
-        chosen = None
+        pick = None
         while self.heap:
-            key = heapq.heappop(self.heap)
-            capacity = self.capacities.get(key[1])
-            if not capacity.can_take():
-                continue  # capped during this batch: drops out until the next one
-            if key[1] in exclude:
-                passed_over.append(key)
-                continue
-            chosen = self.members[key[1]]
-            break
+            user_id = self.heap[0][1]
+            if not self.capacities.get(user_id).can_take():
+                heapq.heappop(self.heap)  # capped during this batch: out until the next one
+            elif user_id in exclude:
+                passed_over.append(heapq.heappop(self.heap))
+            else:
+                chosen = self.members[user_id]
+                pick = self.picks.get(user_id) or self._pick(chosen)
+                chosen.assigned += 1
+                chosen.changed = True
+                self.capacities.get(user_id).take()
+                # Re-key in place: one sift instead of a pop and a push per lead.
+                heapq.heapreplace(self.heap, self._key(chosen))
+                break
         for key in passed_over:
             heapq.heappush(self.heap, key)
-        if chosen is None:
-            return None
-        why = self._why(chosen)
-        chosen.assigned += 1
-        chosen.changed = True
-        self.capacities.get(chosen.user_id).take()
-        heapq.heappush(self.heap, self._key(chosen))
-        return Pick(chosen.user_id, self.pool.rule_id, self.pool.name, why)
+        return pick
+
+    def _pick(self, member: PoolMember) -> Pick:
+        pick = Pick(member.user_id, self.pool.rule_id, self.pool.name, self._why(member))
+        if self.pool.method != RotationMethod.LEAST_LOADED:
+            self.picks[member.user_id] = pick
+        return pick
 
     def _why(self, member: PoolMember) -> str:
         if self.pool.method == RotationMethod.LEAST_LOADED:
