@@ -5,6 +5,8 @@ A period in the viewer's zone rarely starts on a UTC midnight, so a window is sp
 edges are split again (``Window.split_hours``): their whole UTC hours come from an
 hourly rollup, and what is left (under an hour each, for half-hour zones and "now")
 from the call records through the covering ``ix_call_attempts_metrics_window`` index.
+An edge longer than half a day is read as its UTC day's rollup less the hours and
+minutes outside it (sums subtract exactly), so no edge reads more than 12 hours.
 A read filtered on one caller or list takes the edges from the records, through that
 caller's or list's own index, which beats scanning every key's hourly rows. All parts
 give the same sums as one GROUP BY over the records would; the tests compare them.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,15 +59,36 @@ def _hour_sql(model: Any, workspace_id: int, hours: Window, by: Sequence[str]) -
     )  # fmt: skip
 
 
+# A read and the sign its rows are counted with: -1 takes a part out of a whole day.
+Read = tuple[sa.Select, int]
+
+
 def _edge_reads(model: Any, workspace_id: int, edge: Window, by: Sequence[str],
-                where: dict[str, Any]) -> list[sa.Select]:
-    """An edge's whole hours from the hourly rollup, the rest from the call records."""
+                where: dict[str, Any]) -> list[Read]:
+    """An edge from the rollups and the call records: its whole hours and the minutes
+    around them, or, when that is shorter, its UTC day less the hours and minutes
+    outside it."""
     if where:
-        return [raw_query(model, workspace_id, edge, by, where)]
-    hours, rest = edge.split_hours()
-    reads = [raw_query(model, workspace_id, part, by, where) for part in rest]
+        return [(raw_query(model, workspace_id, edge, by, where), 1)]
+    midnight = datetime.combine(edge.start.date(), time())
+    day = Window(midnight, midnight + timedelta(days=1))
+    if edge.end > day.end or edge.end - edge.start <= timedelta(hours=12):
+        return _hour_reads(model, workspace_id, edge, by, 1)
+    outside = (Window(day.start, edge.start), Window(edge.end, day.end))
+    whole_day = (1, day.start.date(), day.end.date())
+    reads = [(_rollup_sql(model, workspace_id, whole_day, by, {}), 1)]
+    for part in outside:
+        reads += _hour_reads(model, workspace_id, part, by, -1)
+    return reads
+
+
+def _hour_reads(model: Any, workspace_id: int, part: Window, by: Sequence[str],
+                sign: int) -> list[Read]:
+    """A part's whole hours from the hourly rollup, the rest from the call records."""
+    hours, rest = part.split_hours()
+    reads = [(raw_query(model, workspace_id, piece, by, {}), sign) for piece in rest]
     if hours is not None:
-        reads.append(_hour_sql(HOURLY[model], workspace_id, hours, by))
+        reads.append((_hour_sql(HOURLY[model], workspace_id, hours, by), sign))
     return reads
 
 
@@ -109,18 +132,20 @@ def grouped(model: Any, workspace_id: int, window: Window, by: Sequence[str],
     """Sums of ``model``'s columns per ``by`` key over the window, from rollup + edges."""
     where = where or {}
     days, edges = window.split()
-    rows: list[Any] = []
-    for block in _blocks(*days) if days else []:
-        rows += db.session.execute(_rollup_sql(model, workspace_id, block, by, where))
+    reads = [(_rollup_sql(model, workspace_id, block, by, where), 1)
+             for block in (_blocks(*days) if days else [])]  # fmt: skip
     for edge in edges:
-        for read in _edge_reads(model, workspace_id, edge, by, where):
-            rows += db.session.execute(read)
+        reads += _edge_reads(model, workspace_id, edge, by, where)
     totals: dict[Key, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in rows:
-        mapping = row._mapping
-        target = totals[tuple(mapping[name] for name in by)]
-        for name in sum_columns(model):
-            target[name] += int(mapping[name] or 0)
+    for query, sign in reads:
+        for row in db.session.execute(query):
+            mapping = row._mapping
+            target = totals[tuple(mapping[name] for name in by)]
+            for name in sum_columns(model):
+                target[name] += sign * int(mapping[name] or 0)
+    # A key whose calls were all taken out again had no call in the window.
+    for key in [key for key, sums in totals.items() if not sums["calls"]]:
+        del totals[key]
     return totals
 
 
