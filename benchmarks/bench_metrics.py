@@ -272,7 +272,7 @@ def dashboards(ws: int, rep: int, now: datetime) -> dict[str, Callable[[Any], An
         last = parse_period({"period": "today"}, zone, now)
         trend = days_period("trend", last.first_day - timedelta(days=13), last.first_day, zone, now)
         return (q.total(ws, last.window, rep), q.total(ws, this_week(zone, now).window, rep),
-                q.calls_by_local_day(ws, rep, trend.window, trend.local_date))  # fmt: skip
+                q.calls_by_local_day(ws, rep, trend))  # fmt: skip
 
     def drill(period):
         spec = CallFilter(group="connects", caller_id=rep)

@@ -84,8 +84,9 @@ class Period:
         for offset in range(self.days):
             yield self.first_day + timedelta(days=offset)
 
-    def local_date(self, utc: datetime) -> date:
-        return utc.replace(tzinfo=UTC).astimezone(self.zone).date()
+    def local_midnights(self) -> list[datetime]:
+        """Where each local day starts, as naive UTC (the first may precede the window)."""
+        return [_utc(day, self.zone) for day in self.local_days()]
 
 
 def zone_of(name: str | None) -> ZoneInfo:

@@ -25,7 +25,7 @@ from app.extensions import db
 from leads.dial_models import CallAttempt, Callback
 from leads.metrics import CALLBACK_GRACE, Callbacks, Tally
 from leads.metrics_models import HOURLY, CallerDayRollup, ListDayRollup, SlotDayRollup
-from leads.metrics_periods import Window
+from leads.metrics_periods import Period, Window
 from leads.metrics_rollups import raw_keys, raw_sums, sum_columns
 
 Key = tuple[Any, ...]
@@ -212,18 +212,28 @@ def callbacks(owner_ids: Sequence[int], window: Window) -> dict[int, Callbacks]:
     return {owner: Callbacks(due, kept) for owner, due, kept in db.session.execute(query)}
 
 
-def calls_by_local_day(workspace_id: int, caller_id: int, window: Window,
-                       local_date: Any) -> dict[Any, Tally]:
-    """One caller's tallies per local day: their calls are few enough to read directly."""
-    query = (
-        sa.select(CallAttempt.started_at, CallAttempt.category)
+def calls_by_local_day(workspace_id: int, caller_id: int, period: Period) -> dict[date, Tally]:
+    """One caller's tallies per local day, counted by the database: a CASE on the local
+    midnights (DST included, as UTC instants) names each call's day."""
+    days = list(period.local_days())
+    started = CallAttempt.started_at
+    later_days = [(started < midnight, index) for index, midnight in
+                  enumerate(period.local_midnights()[1:])]  # fmt: skip
+    day = sa.case(*later_days, else_=len(days) - 1) if later_days else sa.literal(0)
+    window = period.window
+    calls = (
+        sa.select(day.label("day"), CallAttempt.category)
         .where(CallAttempt.caller_id == caller_id, CallAttempt.workspace_id == workspace_id,
-               CallAttempt.started_at >= window.start, CallAttempt.started_at < window.end)
+               started >= window.start, started < window.end)
+        .subquery()
     )  # fmt: skip
-    days: dict[Any, Tally] = defaultdict(Tally)
-    for started, category in db.session.execute(query):
-        days[local_date(started)].add(category, 1, {})
-    return days
+    query = sa.select(calls.c.day, calls.c.category, sa.func.count()).group_by(
+        calls.c.day, calls.c.category
+    )
+    tallies: dict[date, Tally] = defaultdict(Tally)
+    for index, category, count in db.session.execute(query):
+        tallies[days[index]].add(category, count, {})
+    return tallies
 
 
 def latest_call(workspace_id: int) -> datetime | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from leads.dialing import claim_next
 from leads.dispositions import Disposition, dispose
 from leads.metrics import Tally, funnel
 from leads.metrics_models import HOURLY, CallerDayRollup, ListDayRollup, SlotDayRollup
-from leads.metrics_periods import Window, parse_period
+from leads.metrics_periods import Window, days_period, parse_period
 from leads.metrics_rollups import rebuild
 from leads.models import ActivityType, LeadList
 from leads.timeline import record
@@ -257,3 +257,18 @@ def test_the_migration_fills_the_hourly_rollups_as_a_rebuild_does(history):
     _run_migration_backfill("0014_metrics_speed.py")
     assert _rollup_rows() == rebuilt
     assert sum(row[-1] for row in rebuilt[HOURLY[SlotDayRollup]]) > 0
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_a_callers_days_are_counted_on_their_local_midnights(history, zone):
+    period = days_period("trend", date(2026, 1, 20), date(2026, 2, 2), ZoneInfo(zone), NOW)
+    caller_id = max(key for key in raw_by("caller_id", history, period.window) if key)
+    got = q.calls_by_local_day(history, caller_id, period)
+    calls = db.session.execute(sa.select(CallAttempt.started_at, CallAttempt.category).where(
+        CallAttempt.caller_id == caller_id, CallAttempt.started_at >= period.window.start,
+        CallAttempt.started_at < period.window.end))  # fmt: skip
+    local = ZoneInfo(zone)
+    expected = Counter((at.replace(tzinfo=UTC).astimezone(local).date(), category)
+                       for at, category in calls)  # fmt: skip
+    assert {(day, c): n for day, t in got.items() for c, n in t.by_category.items()} == expected
+    assert len(got) == period.days
