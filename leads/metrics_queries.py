@@ -92,6 +92,14 @@ def _hour_reads(model: Any, workspace_id: int, part: Window, by: Sequence[str],
     return reads
 
 
+def _signed(query: sa.Select, sign: int, by: Sequence[str], names: Sequence[str]) -> sa.Select:
+    if sign == 1:
+        return query
+    part = query.subquery()
+    return sa.select(*(part.c[name] for name in by),
+                     *((-part.c[name]).label(name) for name in names))  # fmt: skip
+
+
 def _blocks(first: date, end: date) -> list[tuple[int, date, date]]:
     """Whole days [first, end) as rollup reads: whole ISO weeks, and the days around them."""
     monday = first + timedelta(days=-first.weekday() % 7)
@@ -137,15 +145,23 @@ def grouped(model: Any, workspace_id: int, window: Window, by: Sequence[str],
     for edge in edges:
         reads += _edge_reads(model, workspace_id, edge, by, where)
     totals: dict[Key, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for query, sign in reads:
-        for row in db.session.execute(query):
-            mapping = row._mapping
-            target = totals[tuple(mapping[name] for name in by)]
-            for name in sum_columns(model):
-                target[name] += sign * int(mapping[name] or 0)
-    # A key whose calls were all taken out again had no call in the window.
-    for key in [key for key, sums in totals.items() if not sums["calls"]]:
-        del totals[key]
+    if not reads:
+        return totals
+    names = sum_columns(model)
+    # The database adds the parts up: Python sees one row per key, not one per part.
+    parts = sa.union_all(*(_signed(query, sign, by, names) for query, sign in reads)).subquery()
+    keys = [parts.c[name] for name in by]
+    query = (
+        sa.select(*keys, *(sa.func.sum(parts.c[name]).label(name) for name in names))
+        .group_by(*keys)
+        # A key whose calls were all taken out again had no call in the window.
+        .having(sa.func.sum(parts.c.calls) != 0)
+    )  # fmt: skip
+    for row in db.session.execute(query):
+        mapping = row._mapping
+        target = totals[tuple(mapping[name] for name in by)]
+        for name in names:
+            target[name] = int(mapping[name] or 0)
     return totals
 
 
