@@ -35,28 +35,22 @@ def _filters(model: Any, where: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
     return [getattr(model, name) == value for name, value in where.items()]
 
 
-def _rollup_sql(model: Any, workspace_id: int, days: tuple, by: Sequence[str],
-                where: dict[str, Any]) -> sa.Select:
+def _summed(model: Any, by: Sequence[str], *conditions: sa.ColumnElement[bool]) -> sa.Select:
     columns = [getattr(model, name) for name in by]
     sums = [sa.func.sum(getattr(model, name)).label(name) for name in sum_columns(model)]
+    return sa.select(*columns, *sums).where(*conditions).group_by(*columns)
+
+
+def _rollup_sql(model: Any, workspace_id: int, days: tuple, by: Sequence[str],
+                where: dict[str, Any]) -> sa.Select:
     span, first, end = days
-    return (
-        sa.select(*columns, *sums)
-        .where(model.workspace_id == workspace_id, model.span == span, model.day >= first,
-               model.day < end, *_filters(model, where))
-        .group_by(*columns)
-    )  # fmt: skip
+    return _summed(model, by, model.workspace_id == workspace_id, model.span == span,
+                   model.day >= first, model.day < end, *_filters(model, where))  # fmt: skip
 
 
 def _hour_sql(model: Any, workspace_id: int, hours: Window, by: Sequence[str]) -> sa.Select:
-    columns = [getattr(model, name) for name in by]
-    sums = [sa.func.sum(getattr(model, name)).label(name) for name in sum_columns(model)]
-    return (
-        sa.select(*columns, *sums)
-        .where(model.workspace_id == workspace_id, model.hour_start >= hours.start,
-               model.hour_start < hours.end)
-        .group_by(*columns)
-    )  # fmt: skip
+    return _summed(model, by, model.workspace_id == workspace_id,
+                   model.hour_start >= hours.start, model.hour_start < hours.end)  # fmt: skip
 
 
 # A read and the sign its rows are counted with: -1 takes a part out of a whole day.
