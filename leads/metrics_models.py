@@ -1,11 +1,12 @@
-"""Call metrics' tables: daily rollups of the call records, and goals.
+"""Call metrics' tables: daily and hourly rollups of the call records, and goals.
 
 A rollup row sums the calls that share its key over one UTC day (``span`` 1) or one
 ISO week, Monday to Sunday (``span`` 7, ``day`` its Monday): a 90-day period reads
-about a dozen weeks and a dozen days instead of 90 days. Missing keys are
-stored as 0 (no caller, no list) or "" (no source), never NULL, because a unique
-key with a NULL in it never collides and the upsert would add rows instead of
-counting into one.
+about a dozen weeks and a dozen days instead of 90 days. The hourly rollups (one row
+per UTC hour and key) serve the ragged edges of a period in the viewer's zone, which
+start and end inside a UTC day. Missing keys are stored as 0 (no caller, no list) or
+"" (no source), never NULL, because a unique key with a NULL in it never collides and
+the upsert would add rows instead of counting into one.
 """
 
 from __future__ import annotations
@@ -101,6 +102,53 @@ class SlotDayRollup(db.Model):
     hour: Mapped[int] = mapped_column(primary_key=True)
     calls: Mapped[int] = mapped_column(default=0)
     connects: Mapped[int] = mapped_column(default=0)
+
+
+class CallerHourRollup(_CallSums, db.Model):
+    """Calls per UTC hour × caller × outcome: the whole hours of a period's ragged edges."""
+
+    __tablename__ = "call_caller_hour_rollups"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"), primary_key=True)
+    hour_start: Mapped[datetime] = mapped_column(primary_key=True)
+    caller_id: Mapped[int] = mapped_column(primary_key=True)
+    outcome: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+
+
+class ListHourRollup(_CallSums, db.Model):
+    """Calls per UTC hour × list × source × outcome."""
+
+    __tablename__ = "call_list_hour_rollups"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"), primary_key=True)
+    hour_start: Mapped[datetime] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    outcome: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+
+
+class SlotHourRollup(db.Model):
+    """Calls and connects per UTC hour × list × the lead's local weekday and hour."""
+
+    __tablename__ = "call_slot_hour_rollups"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"), primary_key=True)
+    hour_start: Mapped[datetime] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(primary_key=True)
+    weekday: Mapped[int] = mapped_column(primary_key=True)
+    hour: Mapped[int] = mapped_column(primary_key=True)
+    calls: Mapped[int] = mapped_column(default=0)
+    connects: Mapped[int] = mapped_column(default=0)
+
+
+# The hourly rollup standing beside each daily one, with the same keys and sums.
+HOURLY = {CallerDayRollup: CallerHourRollup, ListDayRollup: ListHourRollup,
+          SlotDayRollup: SlotHourRollup}  # fmt: skip
 
 
 class GoalMetric(enum.StrEnum):

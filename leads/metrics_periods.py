@@ -31,16 +31,27 @@ class Window:
         """Whole UTC days inside the window (first, after-last) and the ragged edges.
 
         Whole days are read from the daily rollups; the edges (under a day each) from
-        the call records themselves, so any time zone's days add up exactly.
+        the hourly rollups and the call records, so any time zone's days add up exactly.
         """
         first = datetime.combine(self.start.date(), time())
         if first < self.start:
             first += timedelta(days=1)
-        last = datetime.combine(self.end.date(), time())
+        days, edges = self._around(first, datetime.combine(self.end.date(), time()))
+        return (days.start.date(), days.end.date()) if days else None, edges
+
+    def split_hours(self) -> tuple[Window | None, list[Window]]:
+        """Whole UTC hours inside the window, and the rest (under an hour each)."""
+        first = self.start.replace(minute=0, second=0, microsecond=0)
+        if first < self.start:
+            first += timedelta(hours=1)
+        return self._around(first, self.end.replace(minute=0, second=0, microsecond=0))
+
+    def _around(self, first: datetime, last: datetime) -> tuple[Window | None, list[Window]]:
+        """The part [first, last) of the window, and what is left on either side of it."""
         if first >= last:
             return None, [self] if self.start < self.end else []
-        edges = [Window(a, b) for a, b in ((self.start, first), (last, self.end)) if a < b]
-        return (first.date(), last.date()), edges
+        rest = [Window(a, b) for a, b in ((self.start, first), (last, self.end)) if a < b]
+        return Window(first, last), rest
 
 
 @dataclass(frozen=True)
@@ -73,8 +84,9 @@ class Period:
         for offset in range(self.days):
             yield self.first_day + timedelta(days=offset)
 
-    def local_date(self, utc: datetime) -> date:
-        return utc.replace(tzinfo=UTC).astimezone(self.zone).date()
+    def local_midnights(self) -> list[datetime]:
+        """Where each local day starts, as naive UTC (the first may precede the window)."""
+        return [_utc(day, self.zone) for day in self.local_days()]
 
 
 def zone_of(name: str | None) -> ZoneInfo:

@@ -1,17 +1,22 @@
-"""Reading call metrics: rollups for whole UTC days, call records for the edges.
+"""Reading call metrics: rollups for whole UTC days and hours, call records for the rest.
 
 A period in the viewer's zone rarely starts on a UTC midnight, so a window is split
 (``Window.split``): whole UTC days come from a daily rollup, and the under-a-day
-edges from the call records through the covering ``ix_call_attempts_metrics_window``
-index. The two give the same sums as one GROUP BY over the records would; the tests
-compare them.
+edges are split again (``Window.split_hours``): their whole UTC hours come from an
+hourly rollup, and what is left (under an hour each, for half-hour zones and "now")
+from the call records through the covering ``ix_call_attempts_metrics_window`` index.
+An edge longer than half a day is read as its UTC day's rollup less the hours and
+minutes outside it (sums subtract exactly), so no edge reads more than 12 hours.
+A read filtered on one caller or list takes the edges from the records, through that
+caller's or list's own index, which beats scanning every key's hourly rows. All parts
+give the same sums as one GROUP BY over the records would; the tests compare them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,8 +24,8 @@ import sqlalchemy as sa
 from app.extensions import db
 from leads.dial_models import CallAttempt, Callback
 from leads.metrics import CALLBACK_GRACE, Callbacks, Tally
-from leads.metrics_models import CallerDayRollup, ListDayRollup, SlotDayRollup
-from leads.metrics_periods import Window
+from leads.metrics_models import HOURLY, CallerDayRollup, ListDayRollup, SlotDayRollup
+from leads.metrics_periods import Period, Window
 from leads.metrics_rollups import raw_keys, raw_sums, sum_columns
 
 Key = tuple[Any, ...]
@@ -30,17 +35,63 @@ def _filters(model: Any, where: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
     return [getattr(model, name) == value for name, value in where.items()]
 
 
-def _rollup_sql(model: Any, workspace_id: int, days: tuple, by: Sequence[str],
-                where: dict[str, Any]) -> sa.Select:
+def _summed(model: Any, by: Sequence[str], *conditions: sa.ColumnElement[bool]) -> sa.Select:
     columns = [getattr(model, name) for name in by]
     sums = [sa.func.sum(getattr(model, name)).label(name) for name in sum_columns(model)]
+    return sa.select(*columns, *sums).where(*conditions).group_by(*columns)
+
+
+def _rollup_sql(model: Any, workspace_id: int, days: tuple, by: Sequence[str],
+                where: dict[str, Any]) -> sa.Select:
     span, first, end = days
-    return (
-        sa.select(*columns, *sums)
-        .where(model.workspace_id == workspace_id, model.span == span, model.day >= first,
-               model.day < end, *_filters(model, where))
-        .group_by(*columns)
-    )  # fmt: skip
+    return _summed(model, by, model.workspace_id == workspace_id, model.span == span,
+                   model.day >= first, model.day < end, *_filters(model, where))  # fmt: skip
+
+
+def _hour_sql(model: Any, workspace_id: int, hours: Window, by: Sequence[str]) -> sa.Select:
+    return _summed(model, by, model.workspace_id == workspace_id,
+                   model.hour_start >= hours.start, model.hour_start < hours.end)  # fmt: skip
+
+
+# A read and the sign its rows are counted with: -1 takes a part out of a whole day.
+Read = tuple[sa.Select, int]
+
+
+def _edge_reads(model: Any, workspace_id: int, edge: Window, by: Sequence[str],
+                where: dict[str, Any]) -> list[Read]:
+    """An edge from the rollups and the call records: its whole hours and the minutes
+    around them, or, when that is shorter, its UTC day less the hours and minutes
+    outside it."""
+    if where:
+        return [(raw_query(model, workspace_id, edge, by, where), 1)]
+    midnight = datetime.combine(edge.start.date(), time())
+    day = Window(midnight, midnight + timedelta(days=1))
+    if edge.end > day.end or edge.end - edge.start <= timedelta(hours=12):
+        return _hour_reads(model, workspace_id, edge, by, 1)
+    outside = (Window(day.start, edge.start), Window(edge.end, day.end))
+    whole_day = (1, day.start.date(), day.end.date())
+    reads = [(_rollup_sql(model, workspace_id, whole_day, by, {}), 1)]
+    for part in outside:
+        reads += _hour_reads(model, workspace_id, part, by, -1)
+    return reads
+
+
+def _hour_reads(model: Any, workspace_id: int, part: Window, by: Sequence[str],
+                sign: int) -> list[Read]:
+    """A part's whole hours from the hourly rollup, the rest from the call records."""
+    hours, rest = part.split_hours()
+    reads = [(raw_query(model, workspace_id, piece, by, {}), sign) for piece in rest]
+    if hours is not None:
+        reads.append((_hour_sql(HOURLY[model], workspace_id, hours, by), sign))
+    return reads
+
+
+def _signed(query: sa.Select, sign: int, by: Sequence[str], names: Sequence[str]) -> sa.Select:
+    if sign == 1:
+        return query
+    part = query.subquery()
+    return sa.select(*(part.c[name] for name in by),
+                     *((-part.c[name]).label(name) for name in names))  # fmt: skip
 
 
 def _blocks(first: date, end: date) -> list[tuple[int, date, date]]:
@@ -83,17 +134,28 @@ def grouped(model: Any, workspace_id: int, window: Window, by: Sequence[str],
     """Sums of ``model``'s columns per ``by`` key over the window, from rollup + edges."""
     where = where or {}
     days, edges = window.split()
-    rows: list[Any] = []
-    for block in _blocks(*days) if days else []:
-        rows += db.session.execute(_rollup_sql(model, workspace_id, block, by, where))
+    reads = [(_rollup_sql(model, workspace_id, block, by, where), 1)
+             for block in (_blocks(*days) if days else [])]  # fmt: skip
     for edge in edges:
-        rows += db.session.execute(raw_query(model, workspace_id, edge, by, where))
+        reads += _edge_reads(model, workspace_id, edge, by, where)
     totals: dict[Key, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in rows:
+    if not reads:
+        return totals
+    names = sum_columns(model)
+    # The database adds the parts up: Python sees one row per key, not one per part.
+    parts = sa.union_all(*(_signed(query, sign, by, names) for query, sign in reads)).subquery()
+    keys = [parts.c[name] for name in by]
+    query = (
+        sa.select(*keys, *(sa.func.sum(parts.c[name]).label(name) for name in names))
+        .group_by(*keys)
+        # A key whose calls were all taken out again had no call in the window.
+        .having(sa.func.sum(parts.c.calls) != 0)
+    )  # fmt: skip
+    for row in db.session.execute(query):
         mapping = row._mapping
         target = totals[tuple(mapping[name] for name in by)]
-        for name in sum_columns(model):
-            target[name] += int(mapping[name] or 0)
+        for name in names:
+            target[name] = int(mapping[name] or 0)
     return totals
 
 
@@ -160,18 +222,28 @@ def callbacks(owner_ids: Sequence[int], window: Window) -> dict[int, Callbacks]:
     return {owner: Callbacks(due, kept) for owner, due, kept in db.session.execute(query)}
 
 
-def calls_by_local_day(workspace_id: int, caller_id: int, window: Window,
-                       local_date: Any) -> dict[Any, Tally]:
-    """One caller's tallies per local day: their calls are few enough to read directly."""
-    query = (
-        sa.select(CallAttempt.started_at, CallAttempt.category)
+def calls_by_local_day(workspace_id: int, caller_id: int, period: Period) -> dict[date, Tally]:
+    """One caller's tallies per local day, counted by the database: a CASE on the local
+    midnights (DST included, as UTC instants) names each call's day."""
+    days = list(period.local_days())
+    started = CallAttempt.started_at
+    later_days = [(started < midnight, index) for index, midnight in
+                  enumerate(period.local_midnights()[1:])]  # fmt: skip
+    day = sa.case(*later_days, else_=len(days) - 1) if later_days else sa.literal(0)
+    window = period.window
+    calls = (
+        sa.select(day.label("day"), CallAttempt.category)
         .where(CallAttempt.caller_id == caller_id, CallAttempt.workspace_id == workspace_id,
-               CallAttempt.started_at >= window.start, CallAttempt.started_at < window.end)
+               started >= window.start, started < window.end)
+        .subquery()
     )  # fmt: skip
-    days: dict[Any, Tally] = defaultdict(Tally)
-    for started, category in db.session.execute(query):
-        days[local_date(started)].add(category, 1, {})
-    return days
+    query = sa.select(calls.c.day, calls.c.category, sa.func.count()).group_by(
+        calls.c.day, calls.c.category
+    )
+    tallies: dict[date, Tally] = defaultdict(Tally)
+    for index, category, count in db.session.execute(query):
+        tallies[days[index]].add(category, count, {})
+    return tallies
 
 
 def latest_call(workspace_id: int) -> datetime | None:

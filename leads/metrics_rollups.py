@@ -18,7 +18,7 @@ from app.extensions import db
 from leads.calling_hours import Place
 from leads.dial_models import CallAttempt
 from leads.metrics import CONNECTED, SUM_NAMES
-from leads.metrics_models import CallerDayRollup, ListDayRollup, SlotDayRollup
+from leads.metrics_models import HOURLY, CallerDayRollup, ListDayRollup, SlotDayRollup
 from leads.models import Activity, ActivityType, Lead
 from leads.normalize import _zone
 
@@ -112,7 +112,7 @@ SLOT_SUM_COLUMNS = ("calls", "connects")
 
 
 def sum_columns(model: type) -> tuple[str, ...]:
-    return SLOT_SUM_COLUMNS if model is SlotDayRollup else CALL_SUM_COLUMNS
+    return SLOT_SUM_COLUMNS if model in (SlotDayRollup, HOURLY[SlotDayRollup]) else CALL_SUM_COLUMNS
 
 
 def _call_values(call: CallAttempt) -> dict[str, Any]:
@@ -133,14 +133,18 @@ def _call_values(call: CallAttempt) -> dict[str, Any]:
 
 
 def count_call(call: CallAttempt) -> None:
-    """Add a just-recorded call to its three rollup rows; the caller commits."""
+    """Add a just-recorded call to its rollup rows (day, week, hour); the caller commits."""
     values = _call_values(call)
     day = call.started_at.date()
+    hour = call.started_at.replace(minute=0, second=0, microsecond=0)
     for model, keys in ROLLUP_KEYS.items():
+        sums = {name: values[name] for name in sum_columns(model)}
+        keyed = {name: values[name] for name in keys}
         for span, start in ((1, day), (7, day - timedelta(days=day.weekday()))):
-            key = {"workspace_id": call.workspace_id, "span": span, "day": start}
-            key.update((name, values[name]) for name in keys)
-            _upsert(model, key, {name: values[name] for name in sum_columns(model)})
+            _upsert(model, {"workspace_id": call.workspace_id, "span": span, "day": start,
+                            **keyed}, sums)  # fmt: skip
+        _upsert(HOURLY[model], {"workspace_id": call.workspace_id, "hour_start": hour, **keyed},
+                sums)  # fmt: skip
 
 
 def _upsert(model: Any, key: dict[str, Any], sums: dict[str, int]) -> None:
@@ -167,6 +171,14 @@ def week_of(day: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     return sa.func.date(day, "-6 days", "weekday 1")
 
 
+def hour_of(column: sa.ColumnElement[datetime]) -> sa.ColumnElement[Any]:
+    """A timestamp cut to its UTC hour, as each database stores a DateTime column."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.func.date_trunc("hour", column)
+    # SQLite compares DateTime values as text: the same format SQLAlchemy stores.
+    return sa.func.strftime("%Y-%m-%d %H:00:00.000000", column)
+
+
 def rebuild(workspace_id: int) -> int:
     """Recompute the workspace's rollups from its call records; returns the calls counted."""
     keys, sums = raw_keys(), raw_sums()
@@ -189,6 +201,20 @@ def rebuild(workspace_id: int) -> int:
             .group_by(model.workspace_id, week, *key_columns)
         )  # fmt: skip
         db.session.execute(sa.insert(model).from_select(columns, weeks))
+        _rebuild_hours(HOURLY[model], workspace_id, names)
     return db.session.scalar(
         sa.select(sa.func.count()).where(CallAttempt.workspace_id == workspace_id)
     ) or 0  # fmt: skip
+
+
+def _rebuild_hours(model: Any, workspace_id: int, names: tuple[str, ...]) -> None:
+    keys, sums, hour = raw_keys(), raw_sums(), hour_of(CallAttempt.started_at)
+    db.session.execute(sa.delete(model).where(model.workspace_id == workspace_id))
+    select = (
+        sa.select(CallAttempt.workspace_id, hour, *(keys[n] for n in names),
+                  *(sums[n] for n in sum_columns(model)))
+        .where(CallAttempt.workspace_id == workspace_id)
+        .group_by(CallAttempt.workspace_id, hour, *(keys[n] for n in names))
+    )  # fmt: skip
+    columns = ["workspace_id", "hour_start", *names, *sum_columns(model)]
+    db.session.execute(sa.insert(model).from_select(columns, select))

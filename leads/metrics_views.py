@@ -60,7 +60,7 @@ def metrics_mine():
     today, week = preset("today", zone, now), week_period(zone, now)
     last = local_today(zone, now)
     trend = days_period("trend", last - timedelta(days=TREND_DAYS - 1), last, zone, now)
-    by_day = q.calls_by_local_day(ws, me, trend.window, trend.local_date)
+    by_day = q.calls_by_local_day(ws, me, trend)
     table = Table("trend", f"My last {TREND_DAYS} days",
                   ["Day", "Dials", "Connects", "Conversations", "Qualified"], chart_column=1)
     for day in trend.local_days():

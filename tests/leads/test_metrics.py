@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import importlib.util
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 
 from app.extensions import db
 from app.models import Role
@@ -15,8 +20,8 @@ from leads.dial_models import CallAttempt
 from leads.dialing import claim_next
 from leads.dispositions import Disposition, dispose
 from leads.metrics import Tally, funnel
-from leads.metrics_models import CallerDayRollup, ListDayRollup, SlotDayRollup
-from leads.metrics_periods import Window, parse_period
+from leads.metrics_models import HOURLY, CallerDayRollup, ListDayRollup, SlotDayRollup
+from leads.metrics_periods import Window, days_period, parse_period
 from leads.metrics_rollups import rebuild
 from leads.models import ActivityType, LeadList
 from leads.timeline import record
@@ -25,6 +30,7 @@ from tests.leads.metrics_factories import random_calls, raw_by, raw_heatmap
 
 START = datetime(2026, 1, 1)
 NOW = datetime(2026, 2, 20, 15, 37)
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 ZONES = ("UTC", "America/Los_Angeles", "Asia/Kolkata", "Pacific/Chatham")
 
 
@@ -44,7 +50,7 @@ def _call(user, outcome, at):
 def _rollup_rows():
     return {
         model: sorted(tuple(row) for row in db.session.execute(sa.select(*model.__table__.c)))
-        for model in (CallerDayRollup, ListDayRollup, SlotDayRollup)
+        for model in (CallerDayRollup, ListDayRollup, SlotDayRollup, *HOURLY.values())
     }
 
 
@@ -111,6 +117,11 @@ def test_rollups_kept_on_write_equal_a_rebuild_from_the_records(caller, make_use
     calls = db.session.execute(sa.select(CallerDayRollup.span, sa.func.sum(CallerDayRollup.calls))
                                .group_by(CallerDayRollup.span)).all()  # fmt: skip
     assert sorted(tuple(row) for row in calls) == [(1, 8), (7, 8)]
+    hourly = HOURLY[CallerDayRollup]
+    hours = db.session.execute(sa.select(hourly.hour_start, sa.func.sum(hourly.calls))
+                               .group_by(hourly.hour_start)).all()  # fmt: skip
+    starts = db.session.scalars(sa.select(CallAttempt.started_at))
+    assert dict(hours) == Counter(at.replace(minute=0, second=0, microsecond=0) for at in starts)
     rebuild(workspace.id)
     db.session.commit()
     assert _rollup_rows() == kept
@@ -176,6 +187,18 @@ def test_a_window_shorter_than_a_day_or_empty_reads_only_records(history):
     assert days == (date(2026, 1, 6), date(2026, 1, 8)) and len(edges) == 1
 
 
+def test_an_edge_reads_whole_hours_and_the_minutes_around_them():
+    edge = Window(datetime(2026, 1, 5, 5, 30), datetime(2026, 1, 5, 15, 37))
+    assert edge.split_hours() == (
+        Window(datetime(2026, 1, 5, 6), datetime(2026, 1, 5, 15)),
+        [Window(datetime(2026, 1, 5, 5, 30), datetime(2026, 1, 5, 6)),
+         Window(datetime(2026, 1, 5, 15), datetime(2026, 1, 5, 15, 37))])  # fmt: skip
+    inside = Window(datetime(2026, 1, 5, 5, 10), datetime(2026, 1, 5, 5, 50))
+    assert inside.split_hours() == (None, [inside])
+    whole = Window(datetime(2026, 1, 5, 5), datetime(2026, 1, 5, 7))
+    assert whole.split_hours() == (whole, [])
+
+
 def test_periods_follow_the_viewers_local_midnights():
     period = parse_period({"period": "today"}, ZoneInfo("America/New_York"), NOW)
     assert period.window == Window(datetime(2026, 2, 20, 5), NOW)
@@ -217,3 +240,35 @@ def test_demo_seed_adds_a_month_of_calls_once(runner, workspace):
     again = runner.invoke(args=["demo", "seed", "--leads", "150"])
     assert "none added" in again.output
     assert db.session.scalar(sa.select(sa.func.count(CallAttempt.id))) == calls
+
+
+def _run_migration_backfill(revision_file: str) -> None:
+    spec = importlib.util.spec_from_file_location("metrics_migration", MIGRATIONS / revision_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with Operations.context(MigrationContext.configure(db.session.connection())):
+        module._backfill()
+
+
+def test_the_migration_fills_the_hourly_rollups_as_a_rebuild_does(history):
+    rebuilt = _rollup_rows()
+    for model in HOURLY.values():
+        db.session.execute(sa.delete(model))
+    _run_migration_backfill("0014_metrics_speed.py")
+    assert _rollup_rows() == rebuilt
+    assert sum(row[-1] for row in rebuilt[HOURLY[SlotDayRollup]]) > 0
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_a_callers_days_are_counted_on_their_local_midnights(history, zone):
+    period = days_period("trend", date(2026, 1, 20), date(2026, 2, 2), ZoneInfo(zone), NOW)
+    caller_id = max(key for key in raw_by("caller_id", history, period.window) if key)
+    got = q.calls_by_local_day(history, caller_id, period)
+    calls = db.session.execute(sa.select(CallAttempt.started_at, CallAttempt.category).where(
+        CallAttempt.caller_id == caller_id, CallAttempt.started_at >= period.window.start,
+        CallAttempt.started_at < period.window.end))  # fmt: skip
+    local = ZoneInfo(zone)
+    expected = Counter((at.replace(tzinfo=UTC).astimezone(local).date(), category)
+                       for at, category in calls)  # fmt: skip
+    assert {(day, c): n for day, t in got.items() for c, n in t.by_category.items()} == expected
+    assert len(got) == period.days

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from app.extensions import db
 from leads import metrics_queries as q
 from leads.metrics_drill import CallFilter, _where
-from leads.metrics_models import CallerDayRollup, ListDayRollup, SlotDayRollup
+from leads.metrics_models import HOURLY, CallerDayRollup, ListDayRollup, SlotDayRollup
 from leads.metrics_periods import Window, parse_period, zone_of
-from leads.metrics_queries import _rollup_sql, raw_query
+from leads.metrics_queries import _hour_sql, _rollup_sql, raw_query
 
 EDGE = Window(datetime(2026, 1, 5, 5), datetime(2026, 1, 6))
 WEEKS = (7, date(2026, 1, 5), date(2026, 2, 2))
@@ -69,6 +69,16 @@ ONE_CALLER = (
 def test_whole_days_read_a_day_range_of_the_rollup(workspace, model, by, where, expected):
     plan = _plan(_rollup_sql(model, workspace.id, WEEKS, by, where))
     assert expected in plan, plan
+
+
+@pytest.mark.parametrize(("model", "by"), [
+    (CallerDayRollup, ["caller_id", "outcome", "category"]),
+    (ListDayRollup, ["list_id", "source", "category"]),
+    (SlotDayRollup, ["weekday", "hour"]),
+])  # fmt: skip
+def test_whole_hours_read_an_hour_range_of_the_hourly_rollup(workspace, model, by):
+    plan = _plan(_hour_sql(HOURLY[model], workspace.id, EDGE, by))
+    assert "PRIMARY KEY (workspace_id=? AND hour_start>? AND hour_start<?)" in plan, plan
 
 
 def test_drill_down_walks_a_time_index(workspace):
