@@ -195,7 +195,7 @@ class Lead(db.Model):
     dial_next_at: Mapped[datetime | None]
     dial_done: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     dial_lease_token: Mapped[str | None] = mapped_column(sa.String(32))
-    # No foreign key: SQLite cannot add one to the existing table (see 0005's migration).
+    # No foreign key: SQLite cannot add one to the existing table (see migration 0007_dialing).
     dial_leased_by_id: Mapped[int | None]
     dial_lease_until: Mapped[datetime | None]
 

@@ -254,7 +254,7 @@ def test_the_migration_fills_the_hourly_rollups_as_a_rebuild_does(history):
     rebuilt = _rollup_rows()
     for model in HOURLY.values():
         db.session.execute(sa.delete(model))
-    _run_migration_backfill("0014_metrics_speed.py")
+    _run_migration_backfill("0012_metrics_speed.py")
     assert _rollup_rows() == rebuilt
     assert sum(row[-1] for row in rebuilt[HOURLY[SlotDayRollup]]) > 0
 

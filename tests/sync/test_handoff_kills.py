@@ -65,6 +65,15 @@ def _wait_for_a_claim() -> None:
     raise AssertionError("the worker never claimed anything")
 
 
+def _wait_for_more_than(delivered: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = _delivered()
+        if now > delivered or now == _count(sa.select(sa.func.count(Handoff.id))):
+            return
+        time.sleep(0.005)
+
+
 def _kill(worker: subprocess.Popen) -> None:
     # RQ's work-horse is a child of the worker: kill both at once, as a crash would.
     horses = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True)
@@ -125,9 +134,11 @@ def test_workers_killed_at_random_moments_never_duplicate(app, workspace, servic
         worker = subprocess.Popen(WORKER, cwd=ROOT, env=service_env, start_new_session=True,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         _wait_for_a_claim()
-        # A batch of 1,000 takes a fraction of a second on an idle machine: kill
-        # within that, so the kills land mid-delivery rather than after it.
-        time.sleep(chaos.uniform(0.0, 0.4))
+        # Kill a random moment after the next batch lands, inside the one after it:
+        # a fixed delay would land after the whole run on a fast machine and before
+        # any of it on a busy one.
+        _wait_for_more_than(progress[-1] if progress else 0)
+        time.sleep(chaos.uniform(0.0, 0.05))
         _kill(worker)
         progress.append(_delivered())
         # The claimed rows' lease "runs out": the next worker may take them again.

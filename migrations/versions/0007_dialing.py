@@ -1,7 +1,7 @@
 """Dial queue: lead queue state, saved views, outcomes, calls, callbacks, DNC audit.
 
-Revision ID: 0005_dialing
-Revises: 0004_rotation
+Revision ID: 0007_dialing
+Revises: 0006_rotation
 Create Date: 2026-11-25 12:09:58.205151
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '0005_dialing'
-down_revision = '0004_rotation'
+revision = '0007_dialing'
+down_revision = '0006_rotation'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Call metrics: per-call metric facts, daily rollups, goals.
 
-Revision ID: 0011_metrics
-Revises: 0005_dialing
+Revision ID: 0008_metrics
+Revises: 0007_dialing
 Create Date: 2026-11-25 12:40:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = '0011_metrics'
-down_revision = '0005_dialing'
+revision = '0008_metrics'
+down_revision = '0007_dialing'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Call metrics: hourly rollups for the ragged edges of a period.
 
-Revision ID: 0014_metrics_speed
-Revises: 0010_cadences
+Revision ID: 0012_metrics_speed
+Revises: 0011_cadence_tasks
 Create Date: 2026-11-25 13:45:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = '0014_metrics_speed'
-down_revision = '0010_cadences'
+revision = '0012_metrics_speed'
+down_revision = "0011_cadence_tasks"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Cadences: steps, email variants, enrolments, step runs, senders, templates, holidays.
 
-Revision ID: 0010_cadences
-Revises: 0011_metrics
+Revision ID: 0009_cadences
+Revises: 0008_metrics
 Create Date: 2026-11-25 12:09:02.707717
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0010_cadences"
-down_revision = "0011_metrics"
+revision = "0009_cadences"
+down_revision = "0008_metrics"
 branch_labels = None
 depends_on = None
 

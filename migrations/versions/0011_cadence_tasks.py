@@ -1,7 +1,7 @@
 """Cadence work in the queues: a note on tasks, the enrolment behind a callback.
 
-Revision ID: 0012_cadence_tasks
-Revises: 0010_cadences
+Revision ID: 0011_cadence_tasks
+Revises: 0010_crm_targets
 Create Date: 2026-11-25 13:50:00.000000
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = '0012_cadence_tasks'
-down_revision = '0010_cadences'
+revision = '0011_cadence_tasks'
+down_revision = "0010_crm_targets"
 branch_labels = None
 depends_on = None
 

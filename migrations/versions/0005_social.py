@@ -1,7 +1,7 @@
 """Tasks on leads (the social queue) and daily social quotas.
 
-Revision ID: 0006_social
-Revises: 0008_pipeline
+Revision ID: 0005_social
+Revises: 0004_pipeline
 Create Date: 2026-11-25 12:07:13.133227
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_social'
-down_revision = '0008_pipeline'
+revision = '0005_social'
+down_revision = '0004_pipeline'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Stored CRM targets: the external CRMs a workspace hands qualified leads to.
 
-Revision ID: 0009_crm_targets
-Revises: 0010_cadences
+Revision ID: 0010_crm_targets
+Revises: 0009_cadences
 Create Date: 2026-11-25 13:20:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '0009_crm_targets'
-down_revision = "0010_cadences"
+revision = '0010_crm_targets'
+down_revision = "0009_cadences"
 branch_labels = None
 depends_on = None
 

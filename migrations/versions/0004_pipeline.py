@@ -1,6 +1,6 @@
 """Qualification, the hand-off ledger, the pipeline database; leads may be won or lost.
 
-Revision ID: 0008_pipeline
+Revision ID: 0004_pipeline
 Revises: 0003_imports_do_not_contact
 Create Date: 2026-11-25 12:08:43.721512
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '0008_pipeline'
+revision = '0004_pipeline'
 down_revision = '0003_imports_do_not_contact'
 branch_labels = None
 depends_on = None

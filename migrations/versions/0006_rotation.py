@@ -1,7 +1,7 @@
 """Lead rotation: rules and pools, rep availability, rotation columns on leads.
 
-Revision ID: 0004_rotation
-Revises: 0006_social
+Revision ID: 0006_rotation
+Revises: 0005_social
 Create Date: 2026-11-25 12:30:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = '0004_rotation'
-down_revision = '0006_social'
+revision = '0006_rotation'
+down_revision = '0005_social'
 branch_labels = None
 depends_on = None
 
