@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import User
+from leads import clock
 from leads.models import Activity, ActivityType, Lead
 from leads.normalize import (
     NormalizedEmail,
@@ -21,6 +22,7 @@ from leads.normalize import (
     region_code,
 )
 from leads.profiles import profile_url_problem
+from leads.social import move_pending_tasks
 from leads.tasks import Network
 from leads.timeline import record
 
@@ -172,8 +174,11 @@ def save_lead(lead: Lead, columns: dict[str, Any], actor: User) -> Activity | No
         for name in TRACKED_FIELDS
         if name in columns and getattr(lead, name) != columns[name] and not creating
     }
+    owner_before = lead.owner_id
     for name, value in columns.items():
         setattr(lead, name, value)
+    if not creating and lead.owner_id != owner_before:
+        _record_hand_over(lead, owner_before, actor)
     if creating:
         db.session.add(lead)
         db.session.flush()
@@ -186,6 +191,23 @@ def save_lead(lead: Lead, columns: dict[str, Any], actor: User) -> Activity | No
     return record(
         lead, ActivityType.UPDATED, actor, f"{actor.name} changed {fields}", changes=changes
     )
+
+
+def _record_hand_over(lead: Lead, owner_before: int | None, actor: User) -> None:
+    """A new owner typed into the form is an assignment like rotation's: audited, with
+    a fresh SLA clock and no rule, and the lead's pending tasks go with it."""
+    lead.assigned_at = clock.now() if lead.owner_id else None
+    lead.rotation_rule_id = None
+    lead.rotation_count = 0
+    lead.escalated_at = None
+    new_owner = db.session.get(User, lead.owner_id) if lead.owner_id else None
+    summary = (f"Reassigned to {new_owner.name} by {actor.name}" if new_owner
+               else f"Back to the rotation, by {actor.name}")  # fmt: skip
+    record(lead, ActivityType.ASSIGNMENT, actor, summary, **{
+        "from": owner_before, "to": lead.owner_id, "rule_id": None,
+        "reason": "manual", "why": "changed on the lead form",
+    })  # fmt: skip
+    move_pending_tasks([lead.id], lead.owner_id)
 
 
 def add_note(lead: Lead, text: str, actor: User) -> Activity:

@@ -304,3 +304,22 @@ def test_search_plans_use_the_indexes(app, admin, workspace):
         sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
         plan = " ".join(row[-1] for row in db.session.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}")))
         assert index in plan, (q, plan)
+
+
+def test_a_new_owner_typed_into_the_form_is_an_audited_assignment(client, make_user, login):
+    ann, bob = make_user(Role.REP, name="Ann Rep"), make_user(Role.REP, name="Bob Rep")
+    login(make_user(Role.MANAGER, name="Mo Manager"))
+    create(client, first_name="Cy", company="Acme", owner_id=str(ann.id))
+    lead = db.session.scalar(sa.select(Lead))
+    assert lead.owner_id == ann.id
+    client.post(
+        f"/leads/{lead.id}/edit",
+        data={**FORM, "first_name": "Cy", "company": "Acme", "owner_id": str(bob.id)},
+    )
+    db.session.expire_all()
+    lead = db.session.get(Lead, lead.id)
+    assert lead.owner_id == bob.id and lead.assigned_at is not None
+    audit = db.session.scalar(sa.select(Activity).where(Activity.type == "assignment"))
+    assert (audit.data["from"], audit.data["to"]) == (ann.id, bob.id)
+    assert audit.data["reason"] == "manual"
+    assert audit.summary == "Reassigned to Bob Rep by Mo Manager"
