@@ -16,7 +16,7 @@ from cadences.models import (
     StepRun,
 )
 from cadences.schedule import now
-from leads.models import ContactKind, DoNotContact, Lead, LeadStatus
+from leads.models import ContactKind, DoNotContact, LeadStatus
 
 # Lead statuses that end outreach: somebody else works the lead now, or nobody should.
 STATUS_EXITS = {
@@ -47,22 +47,6 @@ def blocked_keys(
         )
     )
     return {(kind, value) for kind, value in rows}
-
-
-def on_do_not_contact() -> sa.ColumnElement[bool]:
-    """SQL: the lead (joined as Lead) has its email or phone on the do-not-contact list.
-
-    Two EXISTS, not one with OR, so each is a look-up in the list's unique index.
-    """
-    entry = sa.select(DoNotContact.id).where(DoNotContact.workspace_id == Lead.workspace_id)
-    return sa.or_(
-        entry.where(
-            DoNotContact.kind == ContactKind.EMAIL.value, DoNotContact.value == Lead.email_key
-        ).exists(),
-        entry.where(
-            DoNotContact.kind == ContactKind.PHONE.value, DoNotContact.value == Lead.phone_e164
-        ).exists(),
-    )
 
 
 def exit_reason_for(lead, blocked: bool) -> ExitReason | None:

@@ -20,7 +20,7 @@ from flask import current_app
 
 from app.database import insert_ignoring_duplicates
 from app.extensions import db
-from cadences.exits import exit_enrollments, exit_reason_for, on_do_not_contact
+from cadences.exits import exit_enrollments, exit_reason_for
 from cadences.models import (
     TASK_KINDS,
     Cadence,
@@ -36,6 +36,7 @@ from cadences.models import (
 )
 from cadences.schedule import add_business_days, next_window_open, now, zone
 from cadences.signals import cadence_tasks_due
+from leads.dnc import suppressed
 from leads.models import Lead
 from leads.profiles import profile_url_problem
 from leads.tasks import Network
@@ -139,7 +140,7 @@ def _load(ids: list[int], moment: datetime) -> list[Item]:
             Lead.linkedin_url,
             Lead.x_url,
             Lead.other_profile_url,
-            on_do_not_contact().label("blocked"),
+            suppressed().label("blocked"),
         )
         .join(Lead, Lead.id == Enrollment.lead_id)
         .where(

@@ -30,7 +30,7 @@ from flask import current_app
 from app.database import insert_ignoring_duplicates
 from app.extensions import db
 from app.models import User
-from cadences.exits import exit_enrollments, exit_reason_for, on_do_not_contact
+from cadences.exits import exit_enrollments, exit_reason_for
 from cadences.mailer import (
     Outgoing,
     SendError,
@@ -51,6 +51,7 @@ from cadences.models import (
     StepRun,
 )
 from cadences.schedule import now
+from leads.dnc import suppressed
 from leads.models import Activity, ActivityType, Lead
 
 # Longer than any SMTP exchange can take (connect, TLS, data: each with a 30 s timeout).
@@ -147,7 +148,7 @@ _ENROLLMENT_AT_SEND = (
         Enrollment.status.label("enrollment_status"), Enrollment.position, Enrollment.owner_id,
         Enrollment.variant_seed, Enrollment.cadence_id, Enrollment.lead_id, Lead.status,
         Lead.email_key, Lead.phone_e164, Lead.phone_raw, Lead.custom_fields, *_LEAD_COLUMNS,
-        on_do_not_contact().label("blocked"),
+        suppressed().label("blocked"),
     )
     .join(Lead, Lead.id == Enrollment.lead_id)
     .where(Enrollment.id == sa.bindparam("enrollment_id"))

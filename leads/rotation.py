@@ -20,7 +20,8 @@ from app.extensions import db
 from app.models import User
 from leads import clock
 from leads.availability import load_capacities
-from leads.models import ActivityType, ContactKind, DoNotContact, Lead
+from leads.dnc import suppressed
+from leads.models import ActivityType, Lead
 from leads.rotation_models import RotationMember, RotationMethod, RotationRule
 from leads.rotation_picking import Pick, Pool, PoolMember, Router
 from leads.social import move_pending_tasks
@@ -86,14 +87,6 @@ def load_pools(workspace_id: int, lock: bool = True) -> list[Pool]:
     return [Pool.from_rule(rule, by_rule[rule.id]) for rule in rules]
 
 
-def _suppressed(kind: ContactKind, column: sa.ColumnElement[Any]) -> sa.Exists:
-    return sa.exists().where(
-        DoNotContact.workspace_id == Lead.workspace_id,
-        DoNotContact.kind == kind.value,
-        DoNotContact.value == column,
-    )
-
-
 def unassigned_leads(workspace_id: int) -> sa.Select[Any]:
     """Leads waiting for an owner. Do-not-contact leads never wait: nobody may work them,
     so handing them out would only use up reps' caps and shares.
@@ -106,8 +99,7 @@ def unassigned_leads(workspace_id: int) -> sa.Select[Any]:
         Lead.workspace_id == workspace_id,
         Lead.owner_id.is_(None),
         (Lead.pending_import_id + 0).is_(None),
-        ~_suppressed(ContactKind.PHONE, Lead.phone_e164),
-        ~_suppressed(ContactKind.EMAIL, Lead.email_key),
+        ~suppressed(),
     )
 
 

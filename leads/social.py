@@ -15,7 +15,8 @@ from sqlalchemy.orm import contains_eager
 
 from app.extensions import db
 from app.models import User, utcnow
-from leads.models import ActivityType, ContactKind, DoNotContact, Lead
+from leads import dnc
+from leads.models import ActivityType, Lead
 from leads.profiles import profile_url_problem
 from leads.social_quota import daily_quota, touches_today
 from leads.tasks import (
@@ -54,22 +55,6 @@ class TaskError(ValueError):
     """A task that cannot be created, with a message for the person creating it."""
 
 
-def suppressed_lead() -> sa.Exists:
-    """The lead's phone or email is on the do-not-contact list."""
-    listed = DoNotContact
-    return (
-        sa.select(listed.id)
-        .where(
-            listed.workspace_id == Lead.workspace_id,
-            sa.or_(
-                sa.and_(listed.kind == ContactKind.PHONE, listed.value == Lead.phone_e164),
-                sa.and_(listed.kind == ContactKind.EMAIL, listed.value == Lead.email_key),
-            ),
-        )
-        .exists()
-    )
-
-
 def _pending(user: User) -> sa.Select[tuple[Task]]:
     """The rep's pending social tasks on leads they may see (the rules of visible_leads)."""
     query = (
@@ -89,7 +74,7 @@ def _pending(user: User) -> sa.Select[tuple[Task]]:
 
 
 def _servable(user: User, now: datetime) -> sa.Select[tuple[Task]]:
-    return _pending(user).where(Task.due_at <= now, ~suppressed_lead())
+    return _pending(user).where(Task.due_at <= now, ~dnc.suppressed())
 
 
 # The badge says "99+" beyond this: counting a backlog of thousands on every page
@@ -128,9 +113,9 @@ def queue_state(user: User, now: datetime | None = None) -> QueueState:
 def _why_empty(user: User, now: datetime, done: int, quota: int) -> QueueState:
     pending = _pending(user)
     suppressed = db.session.scalar(
-        pending.where(suppressed_lead()).with_only_columns(sa.func.count(Task.id))
+        pending.where(dnc.suppressed()).with_only_columns(sa.func.count(Task.id))
     )
-    waiting = pending.where(~suppressed_lead())
+    waiting = pending.where(~dnc.suppressed())
     next_due = db.session.scalar(waiting.with_only_columns(sa.func.min(Task.due_at)))
     if next_due is None:
         reason = EmptyReason.NO_TASKS

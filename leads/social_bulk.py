@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from app.database import insert_ignoring_duplicates
 from app.extensions import db
 from app.models import User, utcnow
+from leads import dnc
 from leads.models import Lead
 from leads.profiles import profile_url_problem
 from leads.queries import LeadFilters, filtered_leads
-from leads.social import suppressed_lead
 from leads.tasks import (
     Network,
     SocialAction,
@@ -84,7 +84,7 @@ def _candidates(
             Lead.id,
             Lead.owner_id,
             getattr(Lead, network.lead_column),
-            suppressed_lead().label("suppressed"),
+            dnc.suppressed().label("suppressed"),
             _same_task_pending(network, action).label("pending"),
         )
         .order_by(Lead.id)

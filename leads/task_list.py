@@ -9,8 +9,9 @@ from sqlalchemy.orm import contains_eager
 
 from app.extensions import db
 from app.models import User, utcnow
+from leads.dnc import suppressed
 from leads.models import ActivityType, Lead
-from leads.social import Handled, finish_task, suppressed_lead
+from leads.social import Handled, finish_task
 from leads.tasks import Task, TaskKind, TaskStatus, is_pending
 from leads.timeline import record
 
@@ -31,7 +32,7 @@ def due_generic_tasks(user: User, now: datetime | None = None) -> list[Task]:
             Task.due_at <= (now or utcnow()),
             Lead.workspace_id == user.workspace_id,
             Lead.pending_import_id.is_(None),
-            ~suppressed_lead(),
+            ~suppressed(),
         )
         .order_by(Task.due_at, Task.id)
         .limit(LIST_LIMIT)
