@@ -9,7 +9,7 @@ from pytest_httpserver import HTTPServer
 
 from sync.crm.base import HandoffItem
 from tests.sync.crm.fake_hubspot import FakeHubSpot
-from tests.sync.crm.fake_pipedrive import FakePipedrive
+from tests.sync.crm.fake_pipedrive import SPECS, FakePipedrive
 
 # Short timeouts and backoff so faults cost milliseconds, and no long sleeps in a test.
 FAST = {
@@ -57,6 +57,8 @@ def hubspot(server) -> FakeHubSpot:
 
 @pytest.fixture
 def pipedrive(server) -> FakePipedrive:
+    if not SPECS.is_dir():
+        pytest.skip(f"Pipedrive specs not found at {SPECS}")
     fake = FakePipedrive(slow=1.0)
     fake.install(server)
     return fake
