@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from cadences.jobs import tick
 from cadences.models import Enrollment, RunStatus, StepRun
 from cadences.signals import cadence_tasks_due
 from tests.cadences.conftest import Inbox, free_port
+from tests.processes import kill_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 ALWAYS_OPEN = {"window_start": 0, "window_end": 24 * 60, "business_days_only": False}
@@ -93,10 +93,7 @@ def test_a_worker_killed_mid_batch_sends_nothing_twice(
         deadline = time.monotonic() + 60
         while len(inbox.messages) < 40 and time.monotonic() < deadline:
             time.sleep(0.02)
-        horses = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True)
-        for pid in [worker.pid, *map(int, horses.stdout.split())]:
-            os.kill(pid, signal.SIGKILL)
-        worker.wait()
+        kill_worker(worker)
         sent_before_kill = len(inbox.messages)
         assert 40 <= sent_before_kill < 300, "the kill must land mid-batch"
 

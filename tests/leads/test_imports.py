@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import multiprocessing
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -38,6 +36,7 @@ from leads.models import (
 )
 from leads.signals import import_finished
 from leads.sources import SourceFormat, read_rows
+from tests.processes import kill_worker
 
 HEADER = ["First Name", "Last Name", "Company", "Phone", "Email", "Country", "Industry"]
 MAPPING = [
@@ -322,12 +321,7 @@ def test_a_worker_killed_mid_import_leaves_nothing_half_done(app, workspace, ser
         processed = db.session.scalar(sa.select(ImportRun.processed).where(ImportRun.id == run_id))
         db.session.rollback()
     assert 0 < processed < 12_500, "the kill must land mid-import"
-    # The work-horse RQ forks for the job leaves the worker's process group, so
-    # kill it by pid too: both die at once, as in a crash of the machine.
-    horses = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True)
-    for pid in [worker.pid, *map(int, horses.stdout.split())]:
-        os.kill(pid, signal.SIGKILL)
-    worker.wait()
+    kill_worker(worker)
     visible = sa.select(sa.func.count()).where(Lead.pending_import_id.is_(None))
     assert db.session.scalar(visible) == 0  # nothing half-done shows
 

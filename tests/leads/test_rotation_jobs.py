@@ -4,8 +4,6 @@ two rotations at once, and a worker killed mid-rotation."""
 from __future__ import annotations
 
 import multiprocessing
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +24,7 @@ from leads.rotation_jobs import sweep_rotation
 from leads.rotation_models import RotationMember
 from leads.signals import import_finished, lead_captured
 from tests.leads.rotation_helpers import add_leads, make_rule, owners
+from tests.processes import kill_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi", "rq"]
@@ -180,10 +179,7 @@ def test_a_worker_killed_mid_rotation_assigns_every_lead_once(app, workspace, re
         done = db.session.scalar(assigned_count)
         db.session.rollback()
     assert 0 < done < total, "the kill must land mid-rotation"
-    horses = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True)
-    for pid in [worker.pid, *map(int, horses.stdout.split())]:
-        os.kill(pid, signal.SIGKILL)
-    worker.wait()
+    kill_worker(worker)
     partial = db.session.scalar(assigned_count)
     db.session.rollback()
     assert partial < total and partial % BATCH_SIZE == 0  # whole batches or nothing

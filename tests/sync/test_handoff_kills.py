@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +19,7 @@ from leads.models import Activity, Lead, LeadStatus
 from sync.handoff import CLAIM_LEASE, deliver_due, open_handoffs
 from sync.models import Account, Contact, Deal, Handoff, HandoffState
 from sync.targets import get_target
+from tests.processes import kill_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = [sys.executable, "-m", "flask", "--app", "wsgi", "rq", "worker", "--burst"]
@@ -74,15 +72,6 @@ def _wait_for_more_than(delivered: int) -> None:
         time.sleep(0.005)
 
 
-def _kill(worker: subprocess.Popen) -> None:
-    # RQ's work-horse is a child of the worker: kill both at once, as a crash would.
-    horses = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True)
-    for pid in [worker.pid, *map(int, horses.stdout.split())]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    worker.wait()
-
-
 def _assert_exactly_once(leads: int, companies: int) -> None:
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count(Deal.id))) == leads
@@ -114,7 +103,7 @@ def test_a_worker_killed_at_each_point_leaves_one_deal_per_lead(
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker.exists(), "the worker never reached the pause point"
-    _kill(worker)
+    kill_worker(worker)
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count(Deal.id))) == (
         300 if point == "delivered" else 0
@@ -139,7 +128,7 @@ def test_workers_killed_at_random_moments_never_duplicate(app, workspace, servic
         # any of it on a busy one.
         _wait_for_more_than(progress[-1] if progress else 0)
         time.sleep(chaos.uniform(0.0, 0.05))
-        _kill(worker)
+        kill_worker(worker)
         progress.append(_delivered())
         # The claimed rows' lease "runs out": the next worker may take them again.
         db.session.execute(

@@ -15,9 +15,10 @@ from sync.crm_delivery import BATCH_SIZE
 from sync.handoff import CLAIM_LEASE, deliver_due
 from sync.models import HandoffState
 from sync.targets import get_target
+from tests.processes import kill_worker
 from tests.sync.crm.fake_hubspot import TOKEN
 from tests.sync.crm.wiring import ledger, stored_target
-from tests.sync.test_handoff_kills import ROOT, WORKER, _kill, _qualified_leads
+from tests.sync.test_handoff_kills import ROOT, WORKER, _qualified_leads
 
 pytestmark = pytest.mark.slow
 LEADS = 120
@@ -40,7 +41,7 @@ def test_a_worker_killed_mid_delivery_makes_nothing_twice_at_hubspot(
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker.exists(), "the worker never reached the pause point"
-    _kill(worker)
+    kill_worker(worker)
     # Killed after the vendor answered: the first batch is at HubSpot, unrecorded.
     sent_before = len(hubspot.objects["deals"]) + len(hubspot.objects["companies"])
     assert (sent_before > 0) == (point == "delivered")
