@@ -63,6 +63,9 @@
     if (event.key === "Escape" && typing(target)) { target.blur(); return; }
     if (event.key === "Enter" && form() && target.tagName !== "TEXTAREA" && target.tagName !== "BUTTON" && target.tagName !== "A") {
       event.preventDefault();
+      // A form swapped in a moment ago may not be wired by htmx yet; without this a
+      // fast Enter would post it as a plain form and reload the page.
+      if (window.htmx) { window.htmx.process(form()); }
       form().requestSubmit();
       return;
     }
