@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
     from leads import (  # noqa: F401  (tables, routes)
         capture_views,
         dial_models,
+        dial_settings_views,
         dial_views,
         dnc_views,
         import_views,

@@ -62,6 +62,10 @@ class OutcomeCategory(enum.StrEnum):
     DO_NOT_CALL = "do_not_call"
 
 
+# The dial screen's outcome keys, in the order of the active outcomes.
+SHORTCUT_KEYS = "1234567890-"
+
+
 class DialOutcome(db.Model):
     """One disposition a caller can pick, with what it does to the lead."""
 
@@ -90,7 +94,8 @@ class DialOutcome(db.Model):
     @property
     def shortcut(self) -> str:
         """The key that picks this outcome on the dial screen: 1–9, then 0 and -."""
-        return "1234567890-"[self.position - 1] if 1 <= self.position <= 11 else ""
+        in_range = self.active and 1 <= self.position <= len(SHORTCUT_KEYS)
+        return SHORTCUT_KEYS[self.position - 1] if in_range else ""
 
 
 class CallAttempt(db.Model):

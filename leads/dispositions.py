@@ -162,7 +162,7 @@ def dispose(user: User, entry: Disposition, at: datetime | None = None) -> Outco
         return Outcome(Result.ALREADY_RECORDED if done else Result.NOT_HELD, done)
     outcome = next((o for o in outcomes(user.workspace_id) if o.key == entry.outcome_key), None)
     if outcome is None:
-        raise DispositionError("Pick an outcome for this call.")
+        raise DispositionError(_unknown_outcome(user.workspace_id, entry.outcome_key))
     rules = Rules.for_user(user)
     place = place_of(lead, rules.default_country)
     due = callback_time(place, entry.callback_local, at, rules) if outcome.needs_callback else None
@@ -170,6 +170,17 @@ def dispose(user: User, entry: Disposition, at: datetime | None = None) -> Outco
     _record_call(lead, user, outcome, entry, place, at, duration)
     _apply(lead, user, outcome, at, rules, due, entry.note)
     return Outcome(Result.RECORDED, lead.id, outcome)
+
+
+def _unknown_outcome(workspace_id: int, key: str) -> str:
+    turned_off = key and db.session.scalar(
+        sa.select(DialOutcome.label).where(
+            DialOutcome.workspace_id == workspace_id, DialOutcome.key == key
+        )
+    )
+    if turned_off:
+        return f"The outcome “{turned_off}” was turned off in the settings: pick another."
+    return "Pick an outcome for this call."
 
 
 def _record_call(lead, user, outcome, entry, place, at, duration) -> None:
