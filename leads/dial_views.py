@@ -12,7 +12,7 @@ from app.database import begins_deferred, write_transaction
 from app.extensions import db
 from app.forms import parse_id
 from app.htmx import hx_redirect, is_htmx, render
-from leads import bp
+from leads import bp, dnc
 from leads.calling_hours import place_of, utc_now
 from leads.dial_models import SavedView
 from leads.dialing import Rules, claim_next, held_lead, release, summarize
@@ -77,10 +77,18 @@ def _card(
         if place
         else None,
         activities=timeline(lead, limit=30) if lead else [],
+        blocked_phones=_listed_other_phones(lead),
         # The page first asks for a lead (its load trigger); only an empty claim explains why.
         summary=None if lead or starting else summarize(current_user, filters),
         due_callbacks=due_callback_count(current_user),
     )
+
+
+def _listed_other_phones(lead: Lead | None) -> set[str]:
+    """The lead's further phones on the do-not-contact list (no query when it has none)."""
+    if lead is None or not lead.other_phones:
+        return set()
+    return dnc.listed_phones(lead.workspace_id, (p.get("e164") for p in lead.other_phones))
 
 
 @bp.get("/dial")

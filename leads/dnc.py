@@ -6,7 +6,7 @@ import and capture carrying the same contact, whatever the lead's fate.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -116,7 +116,11 @@ def remove(entry: DoNotContact, manager: User, reason: str) -> DncRemoval:
 
 
 def suppressed(lead_table: type[Lead] = Lead) -> sa.ColumnElement[bool]:
-    """SQL: the lead's phone or email is on its workspace's list (one index probe each)."""
+    """SQL: the lead's main phone or email is on its workspace's list (one index probe each).
+
+    The one do-not-contact condition every queue uses: a lead whose main phone is
+    listed is never served, even with other phones (``listed_phones`` marks those).
+    """
     return sa.or_(
         *(
             sa.exists().where(
@@ -127,6 +131,26 @@ def suppressed(lead_table: type[Lead] = Lead) -> sa.ColumnElement[bool]:
             for kind, column in (
                 (ContactKind.PHONE, lead_table.phone_e164),
                 (ContactKind.EMAIL, lead_table.email_key),
+            )
+        )
+    )
+
+
+def listed_phones(workspace_id: int, phones: Iterable[str]) -> set[str]:
+    """Of these E.164 phones, the ones on the list (the entries ``suppressed`` matches).
+
+    A lead's further phones are not part of ``suppressed``: the lead is served on its
+    main phone, and the card shows each listed further phone as not to be called.
+    """
+    wanted = {phone for phone in phones if phone}
+    if not wanted:
+        return set()
+    return set(
+        db.session.scalars(
+            sa.select(DoNotContact.value).where(
+                DoNotContact.workspace_id == workspace_id,
+                DoNotContact.kind == ContactKind.PHONE.value,
+                DoNotContact.value.in_(wanted),
             )
         )
     )

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Role
+from leads import dnc
 from leads.dial_models import CallAttempt, DncRemoval, SavedView
-from leads.models import DoNotContact, Lead
+from leads.models import ContactKind, DoNotContact, Lead
 from leads.signals import call_logged, lead_qualified
 from tests.leads.dial_factories import OPEN, make_lead
 
@@ -186,3 +187,25 @@ def test_dnc_list_exports_as_csv(client, caller):
     # Cells a spreadsheet would run as formulas are marked as text, as the leads export does.
     assert lines[1].startswith("phone,'+12125550142,'=cmd,")
     assert lines[2].startswith("email,pat@example.com,'=cmd,")
+
+
+def test_a_listed_further_phone_is_shown_but_not_offered(client, caller):
+    mobile, desk = "+12125550190", "+12125550191"
+    others = [{"kind": "mobile", "raw": mobile, "e164": mobile, "extension": None},
+              {"kind": "work", "raw": desk, "e164": desk, "extension": None}]  # fmt: skip
+    lead = make_lead(caller, first_name="Two Phones", other_phones=others)
+    dnc.add(caller.workspace_id, ContactKind.PHONE, mobile, caller, "asked by phone")
+    db.session.commit()
+    html = client.post("/dial/next", headers=HX).get_data(as_text=True)
+    assert "Two Phones" in html and f'href="tel:{lead.phone_e164}"' in html
+    assert f'href="tel:{mobile}"' not in html and f"<span data-dnc-phone>{mobile}</span>" in html
+    assert f'href="tel:{desk}"' in html
+
+
+def test_a_listed_main_phone_keeps_the_lead_off_the_queue_whatever_its_other_phones(client, caller):
+    spare = "+12125550192"
+    lead = make_lead(caller, other_phones=[{"kind": "mobile", "raw": spare, "e164": spare}])
+    dnc.add(caller.workspace_id, ContactKind.PHONE, lead.phone_e164, caller, "asked")
+    db.session.commit()
+    html = client.post("/dial/next", headers=HX).get_data(as_text=True)
+    assert "1 lead is on the do-not-contact list" in html and "data-lead-id" not in html
