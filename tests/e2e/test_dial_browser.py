@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 from playwright.sync_api import Page, expect
 
 from app.extensions import db
@@ -161,3 +162,43 @@ def test_a_view_saved_after_filtering_keeps_the_filters_shown(
     filters = db.session.scalar(sa.select(SavedView.filters).where(SavedView.name == "Contacted"))
     db.session.close()
     assert filters == {"status": "contacted"}
+
+
+def _plain_pages(app: Flask) -> list[str]:
+    """Every page a signed-in user can open without arguments (downloads left out)."""
+    skip = ("/logout", "/healthz", "/static", ".csv", ".xlsx", "/export", "/badge")
+    urls = {
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if "GET" in rule.methods and not rule.arguments and not rule.rule.startswith(skip)
+    }
+    return sorted(url for url in urls if not any(part in url for part in skip))
+
+
+def test_no_page_breaks_the_content_security_policy(
+    app: Flask, page: Page, make_user: MakeUser, console: ConsoleLog
+) -> None:
+    admin_email = make_user(*Role, name="Ali Admin", email="ali@example.com").email
+    email = _caller_with_leads(make_user, ["Hal"])
+    # The caller first: the admin's walk opens the dial screen, which claims a lead.
+    _sign_in(page, email)
+    page.goto("/dial/session")
+    expect(page.locator(".dial-name")).to_have_text("Hal")
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-empty-queue]")).to_be_visible()
+    page.context.clear_cookies()
+    _sign_in(page, admin_email)
+    visited = []
+    for url in _plain_pages(app):
+        response = page.goto(url)
+        if (
+            response is not None
+            and response.ok
+            and "html" in response.headers.get("content-type", "")
+        ):
+            page.wait_for_load_state("networkidle")
+            visited.append(url)
+    assert "/settings/dial/outcomes" in visited and "/dial" in visited
+    policy = [e for e in console.errors if "Content Security Policy" in e or "inline" in e]
+    assert policy == [], policy
