@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from playwright.sync_api import Page, expect
 from app.extensions import db
 from app.models import Role, User
 from leads.calling_hours import is_callable, place_of
-from leads.dial_models import CallAttempt, SavedView
+from leads.dial_models import CallAttempt, Callback, SavedView
 from leads.models import Lead, LeadStatus
 from leads.normalize import normalize_phone
 from tests.conftest import PASSWORD
@@ -33,8 +34,8 @@ PREFIXES = (
 )  # fmt: skip
 
 
-def _callable_prefix() -> str:
-    """A prefix whose zone stays inside calling hours for the next half hour."""
+def _callable_prefix(callable_now: bool = True) -> str:
+    """A prefix whose zone stays inside (or outside) calling hours for the next half hour."""
     now = datetime.now(UTC).replace(tzinfo=None)
     for prefix in PREFIXES:
         phone = normalize_phone(f"{prefix}10")
@@ -42,25 +43,30 @@ def _callable_prefix() -> str:
         lead = Lead(phone_e164=phone.e164, phone_region=phone.region, country=None, state=None,
                     phone_time_zones=list(phone.time_zones))  # fmt: skip
         place = place_of(lead)
-        if is_callable(place, now) and is_callable(place, now + timedelta(minutes=30)):
+        later = now + timedelta(minutes=30)
+        if callable_now == is_callable(place, now) == is_callable(place, later):
             return prefix
-    raise AssertionError("no test prefix is inside calling hours now; add one")
+    raise AssertionError(f"no test prefix has callable={callable_now} now; add one")
+
+
+def _add_lead(owner: User, name: str, number: str) -> Lead:
+    phone = normalize_phone(number)
+    assert phone is not None and phone.e164
+    lead = Lead(
+        workspace_id=owner.workspace_id, owner_id=owner.id, first_name=name,
+        status=LeadStatus.NEW.value, phone_raw=phone.raw, phone_e164=phone.e164,
+        phone_region=phone.region, phone_time_zones=list(phone.time_zones),
+        time_zone=phone.time_zones[0], diallable=True,
+    )  # fmt: skip
+    db.session.add(lead)
+    return lead
 
 
 def _caller_with_leads(make_user: MakeUser, names: list[str]) -> str:
     caller = make_user(Role.CALLER, name="Cal Caller", email="cal@example.com")
     prefix = _callable_prefix()
     for number, name in enumerate(names, start=11):
-        phone = normalize_phone(f"{prefix}{number}")
-        assert phone is not None and phone.e164
-        db.session.add(
-            Lead(
-                workspace_id=caller.workspace_id, owner_id=caller.id, first_name=name,
-                status=LeadStatus.NEW.value, phone_raw=phone.raw, phone_e164=phone.e164,
-                phone_region=phone.region, phone_time_zones=list(phone.time_zones),
-                time_zone=phone.time_zones[0], diallable=True,
-            )
-        )  # fmt: skip
+        _add_lead(caller, name, f"{prefix}{number}")
     db.session.commit()
     email = caller.email
     # The server must be able to take SQLite's write lock while the browser works.
@@ -99,6 +105,9 @@ def test_a_caller_works_three_leads_by_keyboard(
     page.keyboard.press("?")
     expect(page.locator("#shortcuts")).to_be_visible()
     expect(page.locator("#shortcuts")).to_contain_text("Save and bring the next lead")
+    # The list names the workspace's outcomes on their keys.
+    expect(page.locator("#shortcuts dt").first).to_have_text("1")
+    expect(page.locator("#shortcuts dd").first).to_have_text("No answer")
     # Every step was a swap inside the one page: no reload happened.
     assert page.evaluate("window.__sameDocument") is True
     calls = db.session.execute(sa.select(CallAttempt.lead_id, CallAttempt.outcome)).all()
@@ -202,3 +211,121 @@ def test_no_page_breaks_the_content_security_policy(
     assert "/settings/dial/outcomes" in visited and "/dial" in visited
     policy = [e for e in console.errors if "Content Security Policy" in e or "inline" in e]
     assert policy == [], policy
+
+
+def _lead_named(name: str) -> Lead:
+    lead = db.session.scalar(sa.select(Lead).where(Lead.first_name == name))
+    assert lead is not None
+    return lead
+
+
+def _local_input(lead_name: str, days: int, hour: int) -> str:
+    """A datetime-local value ``days`` from today at ``hour`` in the lead's own zone."""
+    zone = ZoneInfo(_lead_named(lead_name).time_zone)
+    day = datetime.now(zone) + timedelta(days=days)
+    db.session.close()
+    return day.replace(hour=hour, minute=0).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_bad_callbacks_are_explained_and_a_double_click_records_once(
+    page: Page, make_user: MakeUser
+) -> None:
+    _sign_in(page, _caller_with_leads(make_user, ["Ivy", "Jo"]))
+    page.goto("/dial/session")
+    expect(page.locator(".dial-name")).to_have_text("Ivy")
+    page.keyboard.press("b")  # the call-back outcome, and the date field focused
+    expect(page.locator('input[name="outcome"][value="call_back"]')).to_be_checked()
+    expect(page.locator("#callback-at")).to_be_focused()
+    page.locator("#callback-at").fill(_local_input("Ivy", -1, 10))
+    page.locator("#dial-note").fill("asked for a call tomorrow")
+    save = page.get_by_role("button", name="Save & next")
+    save.click()
+    expect(page.locator("#dispose .error")).to_contain_text("in the past for this lead")
+    expect(page.locator("#dial-note")).to_have_value("asked for a call tomorrow")
+    expect(page.locator(".dial-name")).to_have_text("Ivy")
+    page.locator("#callback-at").fill(_local_input("Ivy", 1, 23))
+    save.click()
+    expect(page.locator("#dispose .error")).to_contain_text("outside calling hours")
+    page.keyboard.press("Escape")
+    page.locator("body").click()
+    page.keyboard.press("2")
+    save.dblclick()
+    expect(page.locator(".dial-name")).to_have_text("Jo")
+    calls = db.session.scalars(sa.select(CallAttempt.outcome)).all()
+    db.session.close()
+    assert calls == ["busy"]
+
+
+def test_the_empty_queue_says_why_and_a_listed_number_leaves_at_once(
+    new_context: NewContext, make_user: MakeUser
+) -> None:
+    caller = make_user(Role.CALLER, name="Cal Caller", email="cal@example.com")
+    make_user(Role.MANAGER, name="Meg Manager", email="meg@example.com")
+    open_prefix, closed_prefix = _callable_prefix(), _callable_prefix(callable_now=False)
+    _add_lead(caller, "Kim", f"{open_prefix}21")
+    listed = _add_lead(caller, "Lou", f"{open_prefix}22").phone_e164
+    _add_lead(caller, "Max", f"{closed_prefix}23")  # outside calling hours where it rings
+    db.session.commit()
+    db.session.close()
+    dialer = new_context().new_page()
+    _sign_in(dialer, "cal@example.com")
+    dialer.goto("/dial/session")
+    expect(dialer.locator(".dial-name")).to_have_text("Kim")
+    # While Kim is on the caller's screen a manager lists Lou's number, elsewhere.
+    desk = new_context().new_page()
+    _sign_in(desk, "meg@example.com")
+    desk.goto("/dnc")
+    desk.get_by_label("Phone or email", exact=True).fill(listed)
+    desk.locator("#dnc-reason").fill("asked on the phone")
+    desk.get_by_role("button", name="Add", exact=True).click()
+    expect(desk.locator(".flashes")).to_contain_text("added to the list")
+    dialer.keyboard.press("1")
+    dialer.keyboard.press("Enter")
+    empty = dialer.locator("[data-empty-queue]")
+    expect(empty).to_contain_text("1 lead is on the do-not-contact list")
+    expect(empty).to_contain_text("1 lead waits for calling hours")
+    expect(empty).to_contain_text("the next becomes callable at")
+    expect(empty).to_contain_text("1 lead comes back for another attempt later")
+
+
+def test_a_due_callback_raises_a_browser_notification_once_allowed(
+    new_context: NewContext, make_user: MakeUser
+) -> None:
+    caller = make_user(Role.CALLER, name="Cal Caller", email="cal@example.com")
+    lead = _add_lead(caller, "Nia", f"{_callable_prefix()}31")
+    db.session.flush()
+    due = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=5)
+    db.session.add(Callback(lead_id=lead.id, owner_id=caller.id, due_at=due, note="as promised"))
+    db.session.commit()
+    db.session.close()
+    context = new_context()
+    page = context.new_page()
+    _sign_in(page, "cal@example.com")
+    # Before permission is given the Dial page offers to ask for it.
+    page.goto("/dial")
+    expect(page.locator("[data-enable-notifications]")).to_be_visible()
+    context.grant_permissions(["notifications"])
+    # Record what the page shows, still through the browser's own Notification.
+    context.add_init_script(NOTIFICATION_RECORDER)
+    page.goto("/dial/session")
+    expect(page.locator(".dial-name")).to_have_text("Nia")
+    expect(page.locator("[data-due-callbacks]")).to_contain_text("1 callback due")
+    expect(page.locator("[data-enable-notifications]")).to_be_hidden()
+    page.wait_for_function("window.__notified.length > 0")
+    assert page.evaluate("window.__notified") == ["1 callback due: they come first."]
+
+
+NOTIFICATION_RECORDER = """
+(() => {
+  const Real = window.Notification;
+  if (!Real) { return; }
+  window.__notified = [];
+  function Recorded(title, options) {
+    window.__notified.push(options && options.body);
+    return new Real(title, options);
+  }
+  Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
+  Recorded.requestPermission = Real.requestPermission.bind(Real);
+  window.Notification = Recorded;
+})();
+"""

@@ -94,7 +94,7 @@ def test_the_empty_queue_says_why(client, caller):
     text = html.get_data(as_text=True)
     assert "No lead to call right now" in text
     assert "1 lead is on the do-not-contact list" in text
-    assert "1 lead come back for another attempt later" in text
+    assert "1 lead comes back for another attempt later" in text
 
 
 def test_qualifying_announces_the_lead_after_commit(client, caller):

@@ -89,11 +89,15 @@
     return radio ? radio.getAttribute("data-key") : "";
   }
 
-  // Optional browser notification when callbacks are due (asked for on the Dial page).
+  // Optional browser notification when callbacks are due (asked for on the Dial page):
+  // once for each rise in the count, not on every lead of the session.
   function notifyCallbacks() {
     var due = document.querySelector("[data-due-callbacks]");
-    if (due && window.Notification && Notification.permission === "granted") {
-      new Notification("Leadline", { body: due.textContent.trim() });
+    var count = due ? Number(due.getAttribute("data-due-callbacks")) : 0;
+    var told = Number(window.sessionStorage.getItem("dial-callbacks-told") || 0);
+    window.sessionStorage.setItem("dial-callbacks-told", String(count));
+    if (count > told && window.Notification && Notification.permission === "granted") {
+      new Notification("Leadline", { body: due.textContent.trim(), tag: "dial-callbacks" });
     }
   }
 
