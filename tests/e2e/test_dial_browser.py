@@ -329,3 +329,38 @@ NOTIFICATION_RECORDER = """
   window.Notification = Recorded;
 })();
 """
+
+
+def test_a_manager_reorders_outcomes_and_the_callers_keys_follow(
+    new_context: NewContext, make_user: MakeUser
+) -> None:
+    make_user(Role.MANAGER, name="Meg Manager", email="meg@example.com")
+    email = _caller_with_leads(make_user, ["Oz", "Pam"])
+    desk = new_context().new_page()
+    _sign_in(desk, "meg@example.com")
+    desk.locator("summary", has_text="Settings").click()
+    desk.get_by_role("link", name="Dial outcomes").click()
+    desk.get_by_role("button", name="Move Busy up").click()
+    expect(desk.locator("[data-outcome=busy] kbd")).to_have_text("1")
+    desk.get_by_role("row", name="Gatekeeper").get_by_role("button", name="Turn off").click()
+    expect(desk.locator(".flashes")).to_contain_text("past calls keep it")
+    # A bad rename keeps the form and says what to do.
+    desk.locator("[data-outcome=voicemail]").get_by_role("link", name="Edit").click()
+    desk.get_by_label("Name").fill("Busy")
+    desk.get_by_role("button", name="Save outcome").click()
+    expect(desk.locator("#outcome-label-msg")).to_contain_text("already called “Busy”")
+    desk.get_by_label("Name").fill("Voicemail left")
+    desk.get_by_role("button", name="Save outcome").click()
+    expect(desk.locator("[data-outcome=voicemail]")).to_contain_text("Voicemail left")
+    dialer = new_context().new_page()
+    _sign_in(dialer, email)
+    dialer.goto("/dial/session")
+    expect(dialer.locator(".dial-name")).to_have_text("Oz")
+    expect(dialer.locator('label:has(input[data-key="3"])')).to_contain_text("Voicemail left")
+    dialer.keyboard.press("1")
+    expect(dialer.locator('input[name="outcome"][value="busy"]')).to_be_checked()
+    expect(dialer.locator('input[name="outcome"][value="gatekeeper"]')).to_have_count(0)
+    dialer.keyboard.press("Enter")
+    expect(dialer.locator(".dial-name")).to_have_text("Pam")
+    assert db.session.scalars(sa.select(CallAttempt.outcome)).all() == ["busy"]
+    db.session.close()
