@@ -246,3 +246,12 @@ def test_saved_hours_decide_what_the_queue_serves(client, manager, make_user, ap
     restored = client.post("/settings/dial/hours", data={"reset": "1"})
     assert restored.status_code == 302
     assert db.session.get(DialSettings, manager.workspace_id).calling_hours == {}
+
+
+def test_a_bad_rename_before_any_change_stores_nothing(client, manager):
+    response = client.post("/settings/dial/outcomes/busy", data={"label": "", "category": "busy"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Give the outcome a name" in html and "Edit Busy" in html
+    assert db.session.scalar(sa.select(sa.func.count(DialOutcome.id))) == 0
+    assert client.get("/settings/dial/outcomes/nope").status_code == 404
