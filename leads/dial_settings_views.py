@@ -68,18 +68,17 @@ def _stored(key: str):
 @roles_required(*DIAL_SETTINGS_EDITORS)
 def edit_dial_outcome(key: str):
     """Rename an outcome, change its effects or its key."""
+    # Checked against what is shown (perhaps the defaults), stored only once it is valid.
+    shown = settings.all_outcomes(current_user.workspace_id)
+    outcome = next((o for o in shown if o.key == key), None)
+    if outcome is None:
+        abort(404)
     if request.method == "GET":
-        outcome = next((o for o in settings.all_outcomes(current_user.workspace_id)
-                        if o.key == key), None)  # fmt: skip
-        if outcome is None:
-            abort(404)
         return _outcomes_page(editing=outcome)
-    outcome = _stored(key)
-    others = [o for o in settings.all_outcomes(current_user.workspace_id) if o is not outcome]
-    typed = settings.parse(request.form, others)
+    typed = settings.parse(request.form, [o for o in shown if o is not outcome])
     if typed.problems:
-        db.session.rollback()
         return _outcomes_page(422, typed, editing=outcome)
+    outcome = _stored(key)
     settings.update(outcome, typed)
     db.session.commit()
     flash(f"Saved the outcome {outcome.label}.", "success")
