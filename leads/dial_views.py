@@ -37,7 +37,8 @@ SESSION_TEMPLATE = "dialing/session.html"
 MESSAGES = {
     Result.ALREADY_RECORDED: "That call was already recorded; here is your next lead.",
     Result.NOT_HELD: (
-        "That lead is no longer yours (another tab or caller has it, or its lease ran out). "
+        "That lead is no longer yours (another tab or caller has it, its lease ran out, "
+        "or its number went on the do-not-contact list). "
         "Nothing was recorded; here is your current lead."
     ),
 }

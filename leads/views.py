@@ -13,7 +13,7 @@ from app.forms import parse_id
 from app.htmx import render
 from app.models import Role
 from app.users import user_choices
-from leads import bp
+from leads import bp, dnc
 from leads.capture import capture_embed
 from leads.editing import LeadInput, add_note, check_lead, normalize_contact, save_lead
 from leads.export import export_csv, export_filename
@@ -213,6 +213,9 @@ def detail(lead_id: int):
         activities=timeline(lead),
         note_form=NoteForm(),
         local_time=describe_local_time(lead.phone_time_zones or []),
+        listed_phones=dnc.listed_phones(
+            lead.workspace_id, [lead.phone_e164, *(p.get("e164") for p in lead.other_phones or [])]
+        ),
     )
 
 

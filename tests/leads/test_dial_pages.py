@@ -209,3 +209,20 @@ def test_a_listed_main_phone_keeps_the_lead_off_the_queue_whatever_its_other_pho
     db.session.commit()
     html = client.post("/dial/next", headers=HX).get_data(as_text=True)
     assert "1 lead is on the do-not-contact list" in html and "data-lead-id" not in html
+
+
+def test_the_lead_page_marks_listed_phones_and_links_the_rest(client, caller):
+    spare, listed = "+12125550193", "+12125550194"
+    others = [{"kind": "mobile", "raw": spare, "e164": spare},
+              {"kind": "home", "raw": listed, "e164": listed}]  # fmt: skip
+    lead = make_lead(caller, other_phones=others)
+    dnc.add(caller.workspace_id, ContactKind.PHONE, listed, caller, "asked")
+    db.session.commit()
+    html = client.get(f"/leads/{lead.id}").get_data(as_text=True)
+    assert f'href="tel:{lead.phone_e164}"' in html and f'href="tel:{spare}"' in html
+    assert f'href="tel:{listed}"' not in html and f"<span data-dnc-phone>{listed}</span>" in html
+    dnc.add(caller.workspace_id, ContactKind.PHONE, lead.phone_e164, caller, "asked")
+    db.session.commit()
+    html = client.get(f"/leads/{lead.id}").get_data(as_text=True)
+    assert f'href="tel:{lead.phone_e164}' not in html
+    assert f"<span data-dnc-phone>{lead.phone_e164}</span>" in html
