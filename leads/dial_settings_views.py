@@ -118,13 +118,19 @@ def toggle_dial_outcome(key: str):
     return _back()
 
 
+def _hours_page(form: hours_settings.HoursForm, status: int = 200):
+    return render(
+        "dialing/hours_settings.html", status=status, form=form, numbers=hours_settings.NUMBERS
+    )
+
+
 @bp.route("/settings/dial/hours", methods=["GET", "POST"])
 @roles_required(*DIAL_SETTINGS_EDITORS)
 def dial_hours_settings():
     """Calling-hours windows in the lead's local time, the recent-call gap, attempts."""
     workspace_id = current_user.workspace_id
     if request.method == "GET":
-        return render("dialing/hours_settings.html", form=hours_settings.current_form(workspace_id))
+        return _hours_page(hours_settings.current_form(workspace_id))
     if request.form.get("reset"):
         hours_settings.restore_default_hours(workspace_id)
         db.session.commit()
@@ -133,7 +139,7 @@ def dial_hours_settings():
     typed = hours_settings.typed_form(request.form)
     values = hours_settings.parse(typed)
     if typed.problems:
-        return render("dialing/hours_settings.html", status=422, form=typed)
+        return _hours_page(typed, 422)
     hours_settings.save(workspace_id, values)
     db.session.commit()
     flash("Saved the dial settings; the next lead served follows them.", "success")
