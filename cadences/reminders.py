@@ -112,6 +112,7 @@ def announce_due_reminders() -> int:
             "enrollment_id": None,
             "instructions": "Wish them a happy birthday" if kind == ReminderKind.BIRTHDAY else note,
             "network": None,
+            "action": None,
             "reminder": kind,
         }
         for lead_id, owner_id, kind, note, due_at in claimed
