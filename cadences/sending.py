@@ -133,7 +133,7 @@ def send_email_step(
         return claim
     run, position, outgoing, sender = claim
     try:
-        pool.send(sender, build_message(sender, outgoing))
+        pool.send(sender, outgoing.to, build_message(sender, outgoing))
     except SendError as exc:
         return _refused(run.id, enrollment_id, run.attempts, str(exc), exc.permanent)
     except UncertainSend as exc:
