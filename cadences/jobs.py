@@ -53,6 +53,7 @@ def process(enrollment_ids: list[int]) -> dict[str, int]:
         for enrollment_id, step_id in result.emails:
             outcome = send_email_step(enrollment_id, step_id, pool, batch)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        db.session.commit()  # the last message's record
     return {
         "tasks": result.tasks,
         "waits": result.waits,

@@ -159,11 +159,15 @@ class SmtpPool:
 
     @staticmethod
     def _envelope(connection: smtplib.SMTP, sender: SenderSettings, recipient: str) -> None:
-        code, reply = connection.mail(sender.from_email)
+        # Bare addresses, so the commands are written directly: smtplib's mail() and
+        # rcpt() parse each address as if it could carry a display name.
+        if not _bare_address(sender.from_email) or not _bare_address(recipient):
+            raise SendError(f"not a plain address: {recipient!r}", permanent=True)
+        code, reply = connection.docmd("mail", f"FROM:<{sender.from_email}>")
         if code != 250:
             connection.rset()
             raise smtplib.SMTPSenderRefused(code, reply, sender.from_email)
-        code, reply = connection.rcpt(recipient)
+        code, reply = connection.docmd("rcpt", f"TO:<{recipient}>")
         if code not in (250, 251):
             connection.rset()
             raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
@@ -182,6 +186,10 @@ class SmtpPool:
         connection = self._connections.pop(sender.id, None)
         if connection is not None:
             connection.close()
+
+
+def _bare_address(address: str) -> bool:
+    return "@" in address and not any(c in address for c in "<>\r\n \t")
 
 
 def _not_taken(exc: Exception) -> SendError:
