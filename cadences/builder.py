@@ -10,10 +10,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import User
+from app.forms import parse_id
+from app.models import Team, User
 from cadences.merge import check_template
 from cadences.models import (
     RUNNING_STATUSES,
+    AssignRule,
     Cadence,
     CadenceStep,
     EmailVariant,
@@ -21,6 +23,8 @@ from cadences.models import (
     StepKind,
     WaitUnit,
 )
+from leads.models import LeadList
+from leads.tasks import Network, SocialAction
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 MAX_WAIT = {WaitUnit.BUSINESS_DAYS.value: 365, WaitUnit.HOURS.value: 24 * 365}
@@ -86,7 +90,21 @@ def check_step(form: Mapping[str, Any]) -> tuple[Problems, dict[str, Any]]:
         values["hold_for_review"] = form.get("hold_for_review") in ("on", "1", "true")
     elif kind != StepKind.WAIT:
         values["instructions"] = (form.get("instructions") or "").strip()[:2000] or None
+    if kind == StepKind.SOCIAL:
+        _check_social(form, problems, values)
     return problems, values
+
+
+def _check_social(form, problems: Problems, values: dict[str, Any]) -> None:
+    network = form.get("network") or ""
+    if network and network not in {n.value for n in Network}:
+        problems.add("network", "Choose LinkedIn, X, another profile, or any network.")
+    action = form.get("social_action") or SocialAction.VIEW.value
+    if action not in {a.value for a in SocialAction}:
+        problems.add(
+            "social_action", "Choose what the rep does: view, connect, message or comment."
+        )
+    values.update(network=network or None, social_action=action)
 
 
 def _check_wait(form, problems: Problems, values: dict[str, Any]) -> None:
@@ -191,3 +209,27 @@ def reorder_problem(cadence: Cadence) -> str | None:
             "added at the end, but not removed or moved until they finish or are removed."
         )
     return None
+
+
+def read_assign_rule(
+    workspace_id: int, form: Mapping[str, Any]
+) -> tuple[AssignRule | None, str | None]:
+    """The settings form's enrol-on-assignment rule (None when off), or why it is wrong."""
+    if form.get("assign_enroll") not in ("on", "1", "true"):
+        return None, None
+    list_id, team_id = parse_id(form.get("assign_list_id")), parse_id(form.get("assign_team_id"))
+    lead_list = db.session.get(LeadList, list_id) if list_id else None
+    if list_id and (lead_list is None or lead_list.workspace_id != workspace_id):
+        return None, "Choose a list of this workspace for the assignment rule, or any list."
+    team = db.session.get(Team, team_id) if team_id else None
+    if team_id and (team is None or team.workspace_id != workspace_id):
+        return None, "Choose a team of this workspace for the assignment rule, or any team."
+    return AssignRule(list_id=list_id, team_id=team_id), None
+
+
+def set_assign_rule(cadence: Cadence, rule: AssignRule | None) -> None:
+    """Replace the cadence's rule (None: no enrolment on assignment). The caller commits."""
+    if cadence.assign_rule is not None and rule is not None:
+        cadence.assign_rule.list_id, cadence.assign_rule.team_id = rule.list_id, rule.team_id
+    else:
+        cadence.assign_rule = rule

@@ -13,7 +13,7 @@ from app.database import insert_ignoring_duplicates
 from app.extensions import db
 from app.models import User
 from cadences.exits import STATUS_EXITS, blocked_keys
-from cadences.models import RUNNING_STATUSES, Cadence, Enrollment
+from cadences.models import RUNNING_STATUSES, AssignRule, Cadence, Enrollment
 from cadences.schedule import now
 from leads.models import ContactKind, Lead
 
@@ -170,30 +170,55 @@ def _bulk_skip_reason(row, running: set[int], blocked: set[tuple[str, str]]) -> 
     return None
 
 
+def _enrol_automatically(cadence: Cadence, leads: sa.Select[tuple[Lead]]) -> int:
+    """Enrol by a rule: as the cadence's creator, skipping what enroll_many skips."""
+    if not cadence.steps or cadence.created_by_id is None:
+        return 0
+    creator = db.session.get(User, cadence.created_by_id)
+    return enroll_many(cadence, leads, creator).enrolled if creator else 0
+
+
 def enroll_imported(run) -> int:
     """Enrol the leads an import added to a list whose cadence enrols automatically."""
-    cadences = (
-        db.session.scalars(
-            sa.select(Cadence).where(
-                Cadence.auto_enroll_list_id == run.list_id, Cadence.paused.is_(False)
-            )
-        ).all()
-        if run.list_id
-        else []
-    )
-    total = 0
-    for cadence in cadences:
-        if not cadence.steps:
-            continue
-        creator = db.session.get(User, cadence.created_by_id) if cadence.created_by_id else None
-        if creator is None:
-            continue
-        leads = sa.select(Lead).where(
-            Lead.list_id == run.list_id,
-            Lead.pending_import_id.is_(None),
-            Lead.created_at >= run.created_at,
+    if not run.list_id:
+        return 0
+    cadences = db.session.scalars(
+        sa.select(Cadence).where(
+            Cadence.auto_enroll_list_id == run.list_id, Cadence.paused.is_(False)
         )
-        total += enroll_many(cadence, leads, creator).enrolled
+    ).all()
+    leads = sa.select(Lead).where(
+        Lead.list_id == run.list_id,
+        Lead.pending_import_id.is_(None),
+        Lead.created_at >= run.created_at,
+    )
+    return sum(_enrol_automatically(cadence, leads) for cadence in cadences)
+
+
+def enroll_assigned(workspace_id: int, owners: dict[int, int | None]) -> int:
+    """Enrol leads just given to a rep in the cadences whose assignment rule they match.
+
+    Cadences are tried oldest first; a lead enrolled by one is "already in a cadence"
+    for the next (one running cadence per lead). The caller commits.
+    """
+    lead_ids = [lead_id for lead_id, owner_id in owners.items() if owner_id is not None]
+    if not lead_ids:
+        return 0
+    rules = db.session.execute(
+        sa.select(Cadence, AssignRule)
+        .join(AssignRule, AssignRule.cadence_id == Cadence.id)
+        .where(Cadence.workspace_id == workspace_id, Cadence.paused.is_(False))
+        .order_by(Cadence.id)
+    ).all()
+    total = 0
+    for cadence, rule in rules:
+        leads = sa.select(Lead).where(Lead.id.in_(lead_ids), Lead.pending_import_id.is_(None))
+        if rule.list_id is not None:
+            leads = leads.where(Lead.list_id == rule.list_id)
+        if rule.team_id is not None:
+            team = sa.select(User.id).where(User.team_id == rule.team_id)
+            leads = leads.where(Lead.owner_id.in_(team))
+        total += _enrol_automatically(cadence, leads)
     return total
 
 
@@ -206,10 +231,10 @@ def on_import_finished(run, **_kwargs) -> None:
     db.session.commit()
 
 
-def on_leads_assigned(_workspace_id: int, owners: dict[int, int | None], **_kwargs) -> None:
+def on_leads_assigned(workspace_id: int, owners: dict[int, int | None], **_kwargs) -> None:
     """Receiver of leads.signals.leads_assigned: a running cadence's work follows its lead
     to the new owner (leads enrolled on import, before rotation, start with the cadence's
-    creator as owner)."""
+    creator as owner), and leads matching a cadence's assignment rule are enrolled."""
     by_owner: dict[int, list[int]] = defaultdict(list)
     for lead_id, owner_id in owners.items():
         if owner_id is not None:
@@ -221,4 +246,5 @@ def on_leads_assigned(_workspace_id: int, owners: dict[int, int | None], **_kwar
             .values(owner_id=owner_id)
             .execution_options(synchronize_session=False)
         )
+    enroll_assigned(workspace_id, owners)
     db.session.commit()

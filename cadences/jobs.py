@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.extensions import db
 from app.queue import enqueue, job
+from cadences.birthdays import send_due as send_birthday_emails
 from cadences.mailer import SmtpPool
 from cadences.reminders import announce_due_reminders, schedule_birthdays
 from cadences.runner import BATCH_SIZE, lease_due, run_batch
@@ -30,11 +31,14 @@ def tick() -> int:
 
 @job
 def remind() -> int:
-    """Create today's birthday reminders and announce every reminder that is due."""
+    """Create today's birthday reminders, announce every reminder that is due and send
+    the birthday emails that came due."""
     schedule_birthdays()
     db.session.commit()
     announced = announce_due_reminders()
     db.session.commit()
+    with SmtpPool() as pool:
+        send_birthday_emails(pool)
     return announced
 
 
@@ -53,6 +57,7 @@ def process(enrollment_ids: list[int]) -> dict[str, int]:
         for enrollment_id, step_id in result.emails:
             outcome = send_email_step(enrollment_id, step_id, pool, batch)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        db.session.commit()  # the last message's record
     return {
         "tasks": result.tasks,
         "waits": result.waits,

@@ -1,4 +1,5 @@
-"""The template library, previews against a real lead, the SMTP senders and holidays."""
+"""The template library, previews against a real lead, the SMTP senders, holidays and
+what a workspace does on birthdays."""
 
 from __future__ import annotations
 
@@ -16,9 +17,18 @@ from app.forms import parse_id
 from app.htmx import render
 from app.models import Role
 from cadences import bp
+from cadences.birthdays import save_settings as save_birthday_settings
 from cadences.merge import RenderError, check_template, merge_context, render_template_text
-from cadences.models import EmailTemplate, Holiday, MailSender
+from cadences.models import (
+    BirthdayEmail,
+    BirthdayMode,
+    BirthdaySettings,
+    EmailTemplate,
+    Holiday,
+    MailSender,
+)
 from cadences.views import CADENCE_ROLES
+from leads.models import Lead
 from leads.queries import get_visible_lead
 
 SENDER_ROLES = (Role.ADMIN, Role.MANAGER, Role.MARKETER)
@@ -195,3 +205,43 @@ def save_holiday() -> Response:
     )
     db.session.commit()
     return redirect(url_for("cadences.holidays"))
+
+
+def _birthday_page(status: int = 200, error: str | None = None, form=None, saved=False):
+    workspace_id = current_user.workspace_id
+    settings = db.session.get(BirthdaySettings, workspace_id)
+    chosen = form or {
+        "mode": settings.mode if settings else BirthdayMode.TASK.value,
+        "template_id": str(settings.template_id or "") if settings else "",
+        "sender_id": str(settings.sender_id or "") if settings else "",
+    }
+    recent = db.session.scalars(
+        sa.select(BirthdayEmail)
+        .join(Lead, Lead.id == BirthdayEmail.lead_id)
+        .where(Lead.workspace_id == workspace_id)
+        .order_by(BirthdayEmail.due_at.desc())
+        .limit(50)
+    ).all()
+    return render(
+        "cadences/birthdays.html", status=status, error=error, form=chosen, saved=saved,
+        templates=_templates(), senders=_senders(), recent=recent,
+    )  # fmt: skip
+
+
+@bp.get("/cadences/birthdays")
+@roles_required(*SENDER_ROLES)
+def birthdays() -> Response:
+    """What happens on a lead's birthday: a task for the owner, or a templated email."""
+    return _birthday_page()
+
+
+@bp.post("/cadences/birthdays")
+@roles_required(*SENDER_ROLES)
+def save_birthdays() -> Response:
+    """Choose task or email for birthdays; an email needs a template and a sender."""
+    form = {k: request.form.get(k, "") for k in ("mode", "template_id", "sender_id")}
+    if error := save_birthday_settings(current_user.workspace_id, form):
+        db.session.rollback()
+        return _birthday_page(422, error, form)
+    db.session.commit()
+    return _birthday_page(saved=True)

@@ -97,6 +97,23 @@ class Cadence(db.Model):
         order_by="CadenceStep.position", cascade="all, delete-orphan", back_populates="cadence"
     )
     sender: Mapped[MailSender | None] = relationship()
+    assign_rule: Mapped[AssignRule | None] = relationship(cascade="all, delete-orphan")
+
+
+class AssignRule(db.Model):
+    """Enrol a lead in the cadence when it is assigned to a rep and matches the rule.
+
+    Empty fields match every lead. Deleting the list or team deletes the rule, so it
+    never silently widens to every lead.
+    """
+
+    __tablename__ = "cadence_assign_rules"
+
+    cadence_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("cadences.id", ondelete="CASCADE"), primary_key=True
+    )
+    list_id: Mapped[int | None] = mapped_column(sa.ForeignKey("lead_lists.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id", ondelete="CASCADE"))
 
 
 class CadenceStep(db.Model):
@@ -120,6 +137,10 @@ class CadenceStep(db.Model):
     business_days_only: Mapped[bool] = mapped_column(default=True)
     hold_for_review: Mapped[bool] = mapped_column(default=False)
     instructions: Mapped[str | None] = mapped_column(sa.Text)
+    # Social steps: the network to work on (None: the lead's first usable profile) and
+    # the action asked for (None: view the profile). Checked by the builder.
+    network: Mapped[str | None] = mapped_column(sa.String(10))
+    social_action: Mapped[str | None] = mapped_column(sa.String(10))
 
     cadence: Mapped[Cadence] = relationship(back_populates="steps")
     variants: Mapped[list[EmailVariant]] = relationship(
@@ -298,3 +319,72 @@ class Reminder(db.Model):
     due_at: Mapped[datetime]
     note: Mapped[str] = mapped_column(sa.String(500), default="")
     announced_at: Mapped[datetime | None]
+
+
+class BirthdayMode(enum.StrEnum):
+    TASK = "task"
+    EMAIL = "email"
+
+
+class BirthdaySettings(db.Model):
+    """What a workspace does on a lead's birthday; no row means a task for the owner."""
+
+    __tablename__ = "cadence_birthday_settings"
+    __table_args__ = (
+        enum_check("mode", tuple(m.value for m in BirthdayMode)),
+        sa.CheckConstraint(
+            "mode = 'task' OR (template_id IS NOT NULL AND sender_id IS NOT NULL)",
+            name="email_complete",
+        ),
+    )
+
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"), primary_key=True)
+    mode: Mapped[str] = mapped_column(sa.String(10), default=BirthdayMode.TASK.value)
+    template_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cadence_email_templates.id"))
+    sender_id: Mapped[int | None] = mapped_column(sa.ForeignKey("mail_senders.id"))
+
+
+class BirthdayEmailStatus(enum.StrEnum):
+    DUE = "due"
+    SENDING = "sending"
+    RETRY = "retry"
+    SENT = "sent"
+    UNCONFIRMED = "unconfirmed"
+    BOUNCED = "bounced"
+    CANCELLED = "cancelled"  # not contactable (or no address) when its turn came
+
+
+class BirthdayEmail(db.Model):
+    """The one birthday email of a reminder: the reminder's row makes it once a year,
+    this row's status makes the send at most once (as a step run does)."""
+
+    __tablename__ = "cadence_birthday_emails"
+    __table_args__ = (
+        enum_check("status", tuple(s.value for s in BirthdayEmailStatus)),
+        sa.Index(
+            "ix_cadence_birthday_emails_pending",
+            "due_at",
+            sqlite_where=sa.text("status IN ('due', 'retry')"),
+            postgresql_where=sa.text("status IN ('due', 'retry')"),
+        ),
+    )
+
+    reminder_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("cadence_reminders.id", ondelete="CASCADE"), primary_key=True
+    )
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(12))
+    template_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("cadence_email_templates.id", ondelete="SET NULL")
+    )
+    sender_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("mail_senders.id", ondelete="SET NULL")
+    )
+    message_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    unsubscribe_token: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    due_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]

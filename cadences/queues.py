@@ -12,9 +12,6 @@ from app.extensions import db
 from leads.dial_models import Callback
 from leads.tasks import SocialAction, Task, TaskKind, TaskSource, TaskStatus
 
-# A cadence's social step asks for a look at the profile: it is always possible, and
-# the rep picks the follow-up (connect, message) from what they see.
-SOCIAL_STEP_ACTION = SocialAction.VIEW
 NOTE_LENGTH = 500
 
 
@@ -64,7 +61,8 @@ def _task_row(task: dict[str, Any]) -> dict[str, Any]:
         "kind": TaskKind.SOCIAL.value if social else TaskKind.GENERIC.value,
         "status": TaskStatus.OPEN.value,
         "network": task["network"] if social else None,
-        "action": SOCIAL_STEP_ACTION.value if social else None,
+        # A step built before steps named their action asks for a look at the profile.
+        "action": (task.get("action") or SocialAction.VIEW.value) if social else None,
         "outcome": None,
         "due_at": task["due_at"],
         "snoozed_until": None,

@@ -3,17 +3,20 @@
 A reminder is a row, unique per (lead, kind, day): the birthday sweep may run any
 number of times a day and a follow-up is announced once, through the same
 ``cadence_tasks_due`` signal cadence tasks use, so it lands in the owner's queue.
+A workspace may greet birthdays with a templated email instead (``cadences.birthdays``).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import current_app
 
 from app.database import insert_ignoring_duplicates
 from app.extensions import db
+from cadences.birthdays import emailing_workspaces, queue_emails
 from cadences.models import Reminder, ReminderKind
 from cadences.schedule import now, zone
 from cadences.signals import cadence_tasks_due
@@ -81,7 +84,11 @@ def schedule_birthdays(fallback_zone: str = "America/New_York") -> int:
 
 
 def announce_due_reminders() -> int:
-    """Announce due reminders as tasks, each once: the update that marks it is the claim."""
+    """Announce due reminders as tasks, each once: the update that marks it is the claim.
+
+    A birthday in a workspace that greets by email becomes that email's row instead
+    (``cadences.birthdays``), in the same transaction.
+    """
     moment, table = now(), Reminder.__table__
     due = (
         sa.select(table.c.id)
@@ -92,29 +99,46 @@ def announce_due_reminders() -> int:
         sa.update(table)
         .where(table.c.id.in_(due.scalar_subquery()), table.c.announced_at.is_(None))
         .values(announced_at=moment)
-        .returning(table.c.lead_id, table.c.owner_id, table.c.kind, table.c.note, table.c.due_at)
-    ).all()
+        .returning(
+            table.c.id, table.c.lead_id, table.c.owner_id, table.c.kind, table.c.note,
+            table.c.due_at,
+        )
+    ).all()  # fmt: skip
     if not claimed:
         return 0
     workspaces = dict(
         db.session.execute(
-            sa.select(Lead.id, Lead.workspace_id).where(Lead.id.in_({row[0] for row in claimed}))
+            sa.select(Lead.id, Lead.workspace_id).where(
+                Lead.id.in_({row.lead_id for row in claimed})
+            )
         ).all()
     )
-    tasks = [
-        {
-            "lead_id": lead_id,
-            "owner_id": owner_id,
-            "workspace_id": workspaces[lead_id],
-            "kind": "task",
-            "due_at": due_at,
-            "step_run_id": None,
-            "enrollment_id": None,
-            "instructions": "Wish them a happy birthday" if kind == ReminderKind.BIRTHDAY else note,
-            "network": None,
-            "reminder": kind,
-        }
-        for lead_id, owner_id, kind, note, due_at in claimed
-    ]
-    cadence_tasks_due.send(current_app._get_current_object(), tasks=tasks)
+    by_email = emailing_workspaces(set(workspaces.values()))
+    emails, tasks = [], []
+    for row in claimed:
+        workspace_id = workspaces[row.lead_id]
+        if row.kind == ReminderKind.BIRTHDAY and workspace_id in by_email:
+            emails.append(SimpleNamespace(**row._asdict(), workspace_id=workspace_id))
+        else:
+            tasks.append(_task(row, workspace_id))
+    queue_emails(emails, by_email)
+    if tasks:
+        cadence_tasks_due.send(current_app._get_current_object(), tasks=tasks)
     return len(claimed)
+
+
+def _task(row, workspace_id: int) -> dict:
+    birthday = row.kind == ReminderKind.BIRTHDAY
+    return {
+        "lead_id": row.lead_id,
+        "owner_id": row.owner_id,
+        "workspace_id": workspace_id,
+        "kind": "task",
+        "due_at": row.due_at,
+        "step_run_id": None,
+        "enrollment_id": None,
+        "instructions": "Wish them a happy birthday" if birthday else row.note,
+        "network": None,
+        "action": None,
+        "reminder": row.kind,
+    }

@@ -39,7 +39,7 @@ from cadences.signals import cadence_tasks_due
 from leads.dnc import suppressed
 from leads.models import Lead
 from leads.profiles import profile_url_problem
-from leads.tasks import Network
+from leads.tasks import Network, SocialAction
 
 BATCH_SIZE = 1000
 # A leased enrolment whose job vanished (killed worker, flushed Redis) is picked
@@ -248,14 +248,15 @@ def _lacks_contact(item: Item) -> bool:
     if item.step.kind == StepKind.CALL:
         return not item.lead.phone_e164
     if item.step.kind == StepKind.SOCIAL:
-        return social_network(item.lead) is None
+        return social_network(item.lead, item.step.network) is None
     return False
 
 
-def social_network(lead) -> Network | None:
-    """The network a social step works on: the lead's first profile that may be opened,
+def social_network(lead, chosen: str | None = None) -> Network | None:
+    """The network a social step works on: the one the step names if the lead has a
+    usable profile there, else (for a step naming none) the lead's first usable profile,
     LinkedIn first, then X, then any other profile."""
-    for network in Network:
+    for network in [Network(chosen)] if chosen else Network:
         if profile_url_problem(network, getattr(lead, network.lead_column)) is None:
             return network
     return None
@@ -361,7 +362,8 @@ def _claim_runs(ids: list[int], position: int, status: str, moment: datetime) ->
 
 def _announcement(item: Item, run_id: int, moment: datetime) -> dict[str, Any]:
     assert item.step.kind in TASK_KINDS
-    network = social_network(item.lead) if item.step.kind == StepKind.SOCIAL else None
+    social = item.step.kind == StepKind.SOCIAL
+    network = social_network(item.lead, item.step.network) if social else None
     return {
         "lead_id": item.lead.lead_id,
         "owner_id": item.owner_id,
@@ -372,6 +374,7 @@ def _announcement(item: Item, run_id: int, moment: datetime) -> dict[str, Any]:
         "enrollment_id": item.enrollment_id,
         "instructions": item.step.instructions or "",
         "network": network.value if network else None,
+        "action": (item.step.social_action or SocialAction.VIEW.value) if social else None,
         "reminder": None,
     }
 

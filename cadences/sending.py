@@ -10,8 +10,12 @@ SMTP exchange can last it becomes ``unconfirmed`` and the cadence moves on witho
 sending it again, because SMTP cannot tell us whether the message arrived.
 
 Every message is its own claim and record, so a crash can leave at most the one
-message in flight unconfirmed. The work around it is plain SQL on rows, with the
-cadence's step, variants and sender read once a batch (``Batch``).
+message in flight unconfirmed. A record is not committed on its own: the next
+message's claim commits it (one transaction a message, not two), and the caller
+commits the last. Until then a crash leaves that message ``sending`` too, so it is
+never sent again. The work around it is plain SQL on rows through the session's
+connection (the ORM adds nothing to them but time), with the cadence's step,
+variants and sender read once a batch (``Batch``).
 """
 
 from __future__ import annotations
@@ -126,14 +130,18 @@ class Batch:
 def send_email_step(
     enrollment_id: int, step_id: int, pool: SmtpPool, batch: Batch | None = None
 ) -> str:
-    """Run one email step for one enrolment; returns what became of it."""
+    """Run one email step for one enrolment; returns what became of it.
+
+    The outcome is recorded but not committed: the next call's claim, or the caller,
+    commits it.
+    """
     claim = _claim(enrollment_id, step_id, batch or Batch())
     db.session.commit()
     if isinstance(claim, str):
         return claim
     run, position, outgoing, sender = claim
     try:
-        pool.send(sender, build_message(sender, outgoing))
+        pool.send(sender, outgoing.to, build_message(sender, outgoing))
     except SendError as exc:
         return _refused(run.id, enrollment_id, run.attempts, str(exc), exc.permanent)
     except UncertainSend as exc:
@@ -158,7 +166,7 @@ _ENROLLMENT_AT_SEND = (
 def _claim(enrollment_id: int, step_id: int, batch: Batch):
     moment = now()
     step = batch.step(step_id)
-    row = db.session.execute(_ENROLLMENT_AT_SEND, {"enrollment_id": enrollment_id}).first()
+    row = _execute(_ENROLLMENT_AT_SEND, {"enrollment_id": enrollment_id}).first()
     if row is None or step is None or row.enrollment_status != EnrollmentStatus.ACTIVE:
         return "not running"
     if step.position != row.position:
@@ -179,7 +187,7 @@ def _claim(enrollment_id: int, step_id: int, batch: Batch):
     # The insert is the claim; only when the row exists already is it looked at.
     run = _new_run(enrollment_id, step, row, sender, moment)
     if run is None:
-        run = db.session.execute(
+        run = _execute(
             sa.select(RUNS).where(RUNS.c.enrollment_id == enrollment_id, RUNS.c.step_id == step_id)
         ).first()
         if run.status != RunStatus.RETRY:
@@ -204,7 +212,7 @@ def _settle_existing(run, enrollment_id: int, position: int, moment: datetime) -
     if run.status == RunStatus.SENDING and run.started_at < moment - SENDING_STALE:
         _set_run(run.id, status=RunStatus.UNCONFIRMED.value, finished_at=moment,
                  last_error="the worker stopped while sending; not sent again")  # fmt: skip
-        db.session.execute(_MOVE_ON, {"eid": enrollment_id, "pos": position, "due": moment})
+        _execute(_MOVE_ON, {"eid": enrollment_id, "pos": position, "due": moment})
         return "unconfirmed"
     return f"already {run.status}"
 
@@ -213,7 +221,7 @@ def _new_run(enrollment_id: int, step: StepInfo, row, sender: SenderSettings, mo
     variants = step.variants
     variant_id = variants[row.variant_seed % len(variants)][0] if variants else None
     domain = sender.from_email.rpartition("@")[2] or "localhost"
-    return db.session.execute(_claim_statement(db.session.get_bind().dialect.name), {
+    return _execute(_claim_statement(db.session.get_bind().dialect.name), {
         "enrollment_id": enrollment_id, "step_id": step.id, "lead_id": row.lead_id,
         "status": RunStatus.SENDING.value, "variant_id": variant_id, "sender_id": sender.id,
         "message_id": f"<{uuid.uuid4().hex}@{domain}>",
@@ -229,7 +237,7 @@ def _claim_statement(_dialect: str):
 
 def _resume(run, moment: datetime):
     """retry → sending, compare-and-set: of two workers retrying, one wins."""
-    return db.session.execute(
+    return _execute(
         sa.update(RUNS)
         .where(RUNS.c.id == run.id, RUNS.c.status == RunStatus.RETRY.value)
         .values(status=RunStatus.SENDING.value, attempts=RUNS.c.attempts + 1, started_at=moment)
@@ -237,12 +245,16 @@ def _resume(run, moment: datetime):
     ).first()
 
 
+def _execute(statement: sa.Executable, parameters: dict[str, Any] | None = None):
+    return db.session.connection().execute(statement, parameters)
+
+
 def _set_run(run_id: int, **values: Any) -> None:
-    db.session.execute(_UPDATE_RUN, {"run_id": run_id, **values})
+    _execute(_UPDATE_RUN, {"run_id": run_id, **values})
 
 
 def _reschedule(enrollment_id: int, due: datetime | None) -> None:
-    db.session.execute(
+    _execute(
         _UPDATE_ENROLLMENT, {"enrollment_id": enrollment_id, "due_at": due, "lease_until": None}
     )
 
@@ -302,24 +314,22 @@ def _refused(run_id: int, enrollment_id: int, attempts: int, reason: str, perman
         _set_run(run_id, status=RunStatus.RETRY.value, last_error=reason[:500])
         _reschedule(enrollment_id, now() + backoff(attempts))
         outcome = "retry"
-    db.session.commit()
     return outcome
 
 
 def _finish(
     run, position: int, status: RunStatus, error: str | None, outgoing: Outgoing | None = None
 ) -> str:
-    """Record the send and move on, one commit; compare-and-set on the position."""
+    """Record the send and move on; compare-and-set on the position. Not committed here."""
     moment = now()
     _set_run(run.id, status=status.value, finished_at=moment, last_error=error)
-    db.session.execute(_MOVE_ON, {"eid": run.enrollment_id, "pos": position, "due": moment})
+    _execute(_MOVE_ON, {"eid": run.enrollment_id, "pos": position, "due": moment})
     if outgoing is not None:  # the timeline entry, as leads.timeline.record writes it
-        db.session.execute(_RECORD_EMAIL, {
+        _execute(_RECORD_EMAIL, {
             "lead_id": run.lead_id, "type": ActivityType.EMAIL.value, "occurred_at": moment,
             "summary": f"Cadence email: {outgoing.subject}"[:500],
             "data": {"step_run_id": run.id, "message_id": outgoing.message_id},
         })  # fmt: skip
-    db.session.commit()
     return status.value
 
 

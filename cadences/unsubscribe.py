@@ -7,19 +7,22 @@ import sqlalchemy as sa
 from app.database import insert_ignoring_duplicates
 from app.extensions import db
 from cadences.exits import exit_lead
-from cadences.models import ExitReason, StepRun
+from cadences.models import BirthdayEmail, ExitReason, StepRun
 from cadences.schedule import now
 from leads.models import ActivityType, ContactKind, DoNotContact, Lead
 from leads.timeline import record
 
 
-def find_run(token: str) -> StepRun | None:
+def find_run(token: str) -> StepRun | BirthdayEmail | None:
+    """The cadence email or birthday email whose link carries this token."""
     if not token or len(token) > 64:
         return None
-    return db.session.scalar(sa.select(StepRun).where(StepRun.unsubscribe_token == token))
+    return db.session.scalar(
+        sa.select(StepRun).where(StepRun.unsubscribe_token == token)
+    ) or db.session.scalar(sa.select(BirthdayEmail).where(BirthdayEmail.unsubscribe_token == token))
 
 
-def unsubscribe(run: StepRun) -> bool:
+def unsubscribe(run: StepRun | BirthdayEmail) -> bool:
     """Put the address on the do-not-contact list and end the cadence; True the first time.
 
     Idempotent: a second POST (mail clients and people both retry) changes nothing.
@@ -42,11 +45,15 @@ def unsubscribe(run: StepRun) -> bool:
             )
         )
     exit_lead(lead.id, ExitReason.UNSUBSCRIBED)
-    record(
-        lead,
-        ActivityType.EMAIL,
-        None,
-        "Unsubscribed through the link in a cadence email",
-        step_run_id=run.id,
-    )
+    if isinstance(run, BirthdayEmail):
+        summary, source = (
+            "Unsubscribed through the link in a birthday email",
+            {"birthday_reminder_id": run.reminder_id},
+        )
+    else:
+        summary, source = (
+            "Unsubscribed through the link in a cadence email",
+            {"step_run_id": run.id},
+        )
+    record(lead, ActivityType.EMAIL, None, summary, **source)
     return True

@@ -10,7 +10,7 @@ from app.access import roles_required
 from app.extensions import db
 from app.forms import parse_id
 from app.htmx import render
-from app.models import Role
+from app.models import Role, Team
 from cadences import bp
 from cadences.builder import (
     add_step,
@@ -18,12 +18,15 @@ from cadences.builder import (
     check_step,
     create_cadence,
     move_step,
+    read_assign_rule,
     remove_step,
     reorder_problem,
+    set_assign_rule,
 )
 from cadences.models import Cadence, CadenceStep, Enrollment, MailSender, StepKind, WaitUnit
 from cadences.stats import cadence_stats, problem_runs, running_enrollments, stats_csv
 from leads.models import LeadList
+from leads.tasks import Network, SocialAction
 
 CADENCE_ROLES = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.REP)
 
@@ -86,6 +89,8 @@ def _page(cadence: Cadence, block: str | None = None, status: int = 200, **extra
         "running": running_enrollments(cadence.id),
         "kinds": list(StepKind),
         "units": list(WaitUnit),
+        "networks_by_value": {n.value: n.label for n in Network},
+        "social_actions_by_value": {a.value: a.label for a in SocialAction},
         "form": {},
         "errors": {},
         "senders": db.session.scalars(
@@ -96,6 +101,12 @@ def _page(cadence: Cadence, block: str | None = None, status: int = 200, **extra
             .where(LeadList.workspace_id == current_user.workspace_id)
             .order_by(LeadList.name)
         ).all(),
+        "teams": db.session.scalars(
+            sa.select(Team)
+            .where(Team.workspace_id == current_user.workspace_id)
+            .order_by(Team.name)
+        ).all(),
+        "settings_typed": None,
         **extra,
     }
     return render("cadences/detail.html", block=block, status=status, **context)
@@ -157,7 +168,7 @@ def move(cadence_id: int, step_id: int) -> Response:
 @bp.post("/cadences/<int:cadence_id>/settings")
 @roles_required(*CADENCE_ROLES)
 def settings(cadence_id: int) -> Response:
-    """Rename the cadence, choose its sender, its auto-enrol list and its fallback time zone."""
+    """Rename the cadence, choose its sender and its auto-enrolment on import and assignment."""
     cadence = cadence_or_404(cadence_id)
     name = request.form.get("name", cadence.name)
     if error := check_name(cadence.workspace_id, name, cadence):
@@ -171,6 +182,11 @@ def settings(cadence_id: int) -> Response:
     if cadence.sender and cadence.sender.workspace_id != cadence.workspace_id:
         abort(404)
     cadence.auto_enroll_list_id = list_id
+    rule, error = read_assign_rule(cadence.workspace_id, request.form)
+    if error:
+        db.session.rollback()
+        return _page(cadence, "settings", 422, settings_error=error, settings_typed=request.form)
+    set_assign_rule(cadence, rule)
     db.session.commit()
     return _page(cadence, "settings", settings_message="Settings saved.")
 

@@ -37,8 +37,11 @@ def seed(lead_count: int, seed: int) -> None:
     _echo_users(report)
     _echo_summary(report)
     calls = seed_demo_calls(seed)
-    click.echo(f"Calls: {calls} demo calls added for the metrics pages." if calls
-               else "Calls: demo calls already there (or no callers and leads); none added.")
+    click.echo(
+        f"Calls: {calls} demo calls added for the metrics pages."
+        if calls
+        else "Calls: demo calls already there (or no callers and leads); none added."
+    )
 
 
 def _echo_users(report: SeedReport) -> None:

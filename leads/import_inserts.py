@@ -96,9 +96,7 @@ def _lead_insert(dialect: sa.Dialect) -> _DriverInsert:
     processors = tuple(
         table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
     )
-    defaults = {
-        name: table.c[name].default.arg for name in names if name not in NEW_LEAD_COLUMNS
-    }
+    defaults = {name: table.c[name].default.arg for name in names if name not in NEW_LEAD_COLUMNS}
     if any(callable(value) for value in defaults.values()):
         raise TypeError(f"Lead columns need a value per row from the import: {defaults}")
     return _DriverInsert(compiled.string, names, compiled.positional, processors, defaults)

@@ -180,7 +180,9 @@ def import_setup(run_id: int):
     if run.status != ImportStatus.UPLOADED:
         return redirect(url_for("leads.import_status", run_id=run.id))
     return render(
-        "imports/setup.html", block="sheet", **_setup_context(run, request.args),
+        "imports/setup.html",
+        block="sheet",
+        **_setup_context(run, request.args),
         **_options_context(run),
     )
 

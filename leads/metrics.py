@@ -173,8 +173,9 @@ class FunnelStage:
     share: float | None  # of the leads at the first stage
 
 
-def funnel(status_counts: Mapping[str, int], dialled_disqualified: int,
-           won: int | None = None) -> list[FunnelStage]:
+def funnel(
+    status_counts: Mapping[str, int], dialled_disqualified: int, won: int | None = None
+) -> list[FunnelStage]:
     """Leads that reached each stage or a later one; ``won`` is appended when known."""
     reached: list[tuple[str, int]] = []
     for rank, stage in enumerate(FUNNEL_STAGES):

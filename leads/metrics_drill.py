@@ -84,23 +84,32 @@ def count_calls(workspace_id: int, period: Period, spec: CallFilter) -> int:
         caller = {} if spec.caller_id is None else {"caller_id": spec.caller_id}
         return _rollup_count(CallerDayRollup, workspace_id, period, spec, {**caller, **outcome})
     if spec.caller_id is None:
-        where = {name: value for name, value in (("list_id", spec.list_id),
-                                                 ("source", spec.source)) if value is not None}
+        where = {
+            name: value
+            for name, value in (("list_id", spec.list_id), ("source", spec.source))
+            if value is not None
+        }
         return _rollup_count(ListDayRollup, workspace_id, period, spec, {**where, **outcome})
     where = _where(workspace_id, period, spec)
     capped = sa.select(CallAttempt.id).where(*where).limit(COUNT_CAP + 1)
     return db.session.scalar(sa.select(sa.func.count()).select_from(capped.subquery())) or 0
 
 
-def _rollup_count(model: Any, workspace_id: int, period: Period, spec: CallFilter,
-                  where: dict[str, Any]) -> int:
+def _rollup_count(
+    model: Any, workspace_id: int, period: Period, spec: CallFilter, where: dict[str, Any]
+) -> int:
     rows = grouped(model, workspace_id, period.window, ["category"], where)
     return sum(sums["calls"] for (category,), sums in rows.items()
                if category in CALL_GROUPS[spec.group])  # fmt: skip
 
 
-def calls_table(workspace_id: int, period: Period, spec: CallFilter, limit: int = PAGE_ROWS,
-                list_names: dict[int, str] | None = None) -> Table:
+def calls_table(
+    workspace_id: int,
+    period: Period,
+    spec: CallFilter,
+    limit: int = PAGE_ROWS,
+    list_names: dict[int, str] | None = None,
+) -> Table:
     """The matching calls, newest first, in the viewer's time zone."""
     names = list_names or {}
     query = (

@@ -47,9 +47,14 @@ class Progress:
 
 def goals_of(workspace_id: int, user: User | None = None) -> list[Goal]:
     """The workspace's goals, or those that apply to ``user`` (own, team's, workspace's)."""
-    query = sa.select(Goal).where(Goal.workspace_id == workspace_id).options(
-        selectinload(Goal.user), selectinload(Goal.team)
-    ).order_by(Goal.user_id.is_(None), Goal.team_id.is_(None), Goal.cadence, Goal.metric, Goal.id)
+    query = (
+        sa.select(Goal)
+        .where(Goal.workspace_id == workspace_id)
+        .options(selectinload(Goal.user), selectinload(Goal.team))
+        .order_by(
+            Goal.user_id.is_(None), Goal.team_id.is_(None), Goal.cadence, Goal.metric, Goal.id
+        )
+    )
     if user is not None:
         query = query.where(sa.or_(
             Goal.user_id == user.id,

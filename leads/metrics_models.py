@@ -59,8 +59,17 @@ class CallerDayRollup(_CallSums, db.Model):
     __table_args__ = (
         # One caller's days (their own dashboard, goals). Covering: a secondary index that
         # needs look-ups loses to the key's day range, which reads every caller's rows.
-        sa.Index("ix_call_caller_day_rollups_caller", "workspace_id", "caller_id", "span", "day",
-                 "outcome", "category", "calls", *SUM_NAMES),
+        sa.Index(
+            "ix_call_caller_day_rollups_caller",
+            "workspace_id",
+            "caller_id",
+            "span",
+            "day",
+            "outcome",
+            "category",
+            "calls",
+            *SUM_NAMES,
+        ),
         # Clustered on the key: a day range is one contiguous read, no row look-ups.
         {"sqlite_with_rowid": False},
     )

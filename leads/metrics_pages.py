@@ -60,8 +60,9 @@ class Summary:
     speed_to_lead: Cell
 
 
-def summary(workspace_id: int, period: Period, people: list[int],
-            callers: dict[q.Key, Tally]) -> Summary:
+def summary(
+    workspace_id: int, period: Period, people: list[int], callers: dict[q.Key, Tally]
+) -> Summary:
     """The period's totals, from the leaderboard's tallies (``q.by_caller``)."""
     tally = Tally()
     for part in callers.values():
@@ -71,8 +72,9 @@ def summary(workspace_id: int, period: Period, people: list[int],
     return Summary(tally, callbacks, duration(tally.speed_to_lead_seconds))
 
 
-def leaderboard(workspace_id: int, period: Period, people: dict[int, User],
-                callers: dict[q.Key, Tally]) -> Table:
+def leaderboard(
+    workspace_id: int, period: Period, people: dict[int, User], callers: dict[q.Key, Tally]
+) -> Table:
     tallies = {key[0]: t for key, t in callers.items()}
     ids = set(tallies) | dialers(workspace_id)
     kept = q.callbacks([i for i in ids if i], period.window)
@@ -129,8 +131,9 @@ def list_label(names: dict[int, str], list_id: int) -> str:
 def list_table(workspace_id: int, period: Period, lists_sources: q.Sums) -> Table:
     names = list_names(workspace_id)
     table = Table("lists", "By list", ["List", *TALLY_COLUMNS], chart_column=1)
-    for (list_id,), tally in sorted(q.project(lists_sources, 0).items(),
-                                    key=lambda kv: -kv[1].dials):
+    for (list_id,), tally in sorted(
+        q.project(lists_sources, 0).items(), key=lambda kv: -kv[1].dials
+    ):
         link = _linker(period, list_id=list_id)
         table.rows.append([Cell(list_label(names, list_id)), *tally_cells(tally, link)])
     return table
@@ -138,8 +141,9 @@ def list_table(workspace_id: int, period: Period, lists_sources: q.Sums) -> Tabl
 
 def source_table(period: Period, lists_sources: q.Sums) -> Table:
     table = Table("sources", "By source", ["Source", *TALLY_COLUMNS], chart_column=1)
-    for (source,), tally in sorted(q.project(lists_sources, 1).items(),
-                                   key=lambda kv: -kv[1].dials):
+    for (source,), tally in sorted(
+        q.project(lists_sources, 1).items(), key=lambda kv: -kv[1].dials
+    ):
         link = _linker(period, source=source or "")
         table.rows.append([Cell(source or "(no source)"), *tally_cells(tally, link)])
     return table
@@ -180,22 +184,32 @@ def lead_funnel(workspace_id: int, list_id: int | None = None) -> list[FunnelSta
         where.append(Lead.list_id == list_id)
     query = sa.select(Lead.status, sa.func.count()).where(*where).group_by(Lead.status)
     counts = {status: count for status, count in db.session.execute(query)}
-    dialled_out = db.session.scalar(sa.select(sa.func.count()).where(
-        *where, Lead.status == LeadStatus.DISQUALIFIED.value, Lead.dial_attempts > 0)) or 0
+    dialled_out = (
+        db.session.scalar(
+            sa.select(sa.func.count()).where(
+                *where, Lead.status == LeadStatus.DISQUALIFIED.value, Lead.dial_attempts > 0
+            )
+        )
+        or 0
+    )
     source = won_source()
     return funnel(counts, dialled_out, source(workspace_id, None)[0] if source else None)
 
 
 def funnel_table(stages: list[FunnelStage]) -> Table:
-    table = Table("funnel", "Lead funnel (leads by the furthest stage reached, now)",
-                  ["Stage", "Leads", "Of all leads"], chart_column=1, empty="No leads yet.")
+    table = Table(
+        "funnel",
+        "Lead funnel (leads by the furthest stage reached, now)",
+        ["Stage", "Leads", "Of all leads"],
+        chart_column=1,
+        empty="No leads yet.",
+    )
     if stages and stages[0].leads:
         table.rows = [[Cell(s.label), number(s.leads), percent(s.share)] for s in stages]
     return table
 
 
-def list_performance(workspace_id: int, period: Period,
-                     lists_sources: q.Sums) -> Table:
+def list_performance(workspace_id: int, period: Period, lists_sources: q.Sums) -> Table:
     """Per list: reach, qualification and how soon its never-dialled leads run out."""
     names = list_names(workspace_id)
     calls = {key[0]: t for key, t in q.project(lists_sources, 0).items()}

@@ -100,8 +100,9 @@ def _utc(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), zone).astimezone(UTC).replace(tzinfo=None)
 
 
-def days_period(key: str, first: date, last: date, zone: ZoneInfo, now: datetime,
-                message: str = "") -> Period:
+def days_period(
+    key: str, first: date, last: date, zone: ZoneInfo, now: datetime, message: str = ""
+) -> Period:
     """Whole local days first..last, cut at ``now`` (naive UTC) so the future is not counted."""
     end = min(_utc(last + timedelta(days=1), zone), max(now, _utc(first, zone)))
     return Period(key, first, last, Window(_utc(first, zone), end), zone, message)
@@ -139,8 +140,10 @@ def parse_period(args: Mapping[str, str], zone: ZoneInfo, now: datetime) -> Peri
     message = ""
     if (last - first).days + 1 > MAX_DAYS:
         first = last - timedelta(days=MAX_DAYS - 1)
-        message = (f"Ranges are limited to {MAX_DAYS} days: showing the {MAX_DAYS} days "
-                   "up to the end date.")
+        message = (
+            f"Ranges are limited to {MAX_DAYS} days: showing the {MAX_DAYS} days "
+            "up to the end date."
+        )
     return days_period("custom", first, last, zone, now, message)
 
 

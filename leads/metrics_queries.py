@@ -41,8 +41,9 @@ def _summed(model: Any, by: Sequence[str], *conditions: sa.ColumnElement[bool]) 
     return sa.select(*columns, *sums).where(*conditions).group_by(*columns)
 
 
-def _rollup_sql(model: Any, workspace_id: int, days: tuple, by: Sequence[str],
-                where: dict[str, Any]) -> sa.Select:
+def _rollup_sql(
+    model: Any, workspace_id: int, days: tuple, by: Sequence[str], where: dict[str, Any]
+) -> sa.Select:
     span, first, end = days
     return _summed(model, by, model.workspace_id == workspace_id, model.span == span,
                    model.day >= first, model.day < end, *_filters(model, where))  # fmt: skip
@@ -57,8 +58,9 @@ def _hour_sql(model: Any, workspace_id: int, hours: Window, by: Sequence[str]) -
 Read = tuple[sa.Select, int]
 
 
-def _edge_reads(model: Any, workspace_id: int, edge: Window, by: Sequence[str],
-                where: dict[str, Any]) -> list[Read]:
+def _edge_reads(
+    model: Any, workspace_id: int, edge: Window, by: Sequence[str], where: dict[str, Any]
+) -> list[Read]:
     """An edge from the rollups and the call records: its whole hours and the minutes
     around them, or, when that is shorter, its UTC day less the hours and minutes
     outside it."""
@@ -76,8 +78,9 @@ def _edge_reads(model: Any, workspace_id: int, edge: Window, by: Sequence[str],
     return reads
 
 
-def _hour_reads(model: Any, workspace_id: int, part: Window, by: Sequence[str],
-                sign: int) -> list[Read]:
+def _hour_reads(
+    model: Any, workspace_id: int, part: Window, by: Sequence[str], sign: int
+) -> list[Read]:
     """A part's whole hours from the hourly rollup, the rest from the call records."""
     hours, rest = part.split_hours()
     reads = [(raw_query(model, workspace_id, piece, by, {}), sign) for piece in rest]
@@ -104,8 +107,9 @@ def _blocks(first: date, end: date) -> list[tuple[int, date, date]]:
     return [block for block in blocks if block[1] < block[2]]
 
 
-def raw_query(model: Any, workspace_id: int, window: Window, by: Sequence[str],
-              where: dict[str, Any]) -> sa.Select:
+def raw_query(
+    model: Any, workspace_id: int, window: Window, by: Sequence[str], where: dict[str, Any]
+) -> sa.Select:
     """The GROUP BY over call records that a rollup's rows stand for, in one window."""
     keys, sums = raw_keys(), raw_sums()
     columns = [keys[name].label(name) for name in by]
@@ -129,8 +133,13 @@ def _raw_filter(name: str, value: Any) -> sa.ColumnElement[bool]:
     return column.is_(None) if value in (0, "") else column == value
 
 
-def grouped(model: Any, workspace_id: int, window: Window, by: Sequence[str],
-            where: dict[str, Any] | None = None) -> dict[Key, dict[str, int]]:
+def grouped(
+    model: Any,
+    workspace_id: int,
+    window: Window,
+    by: Sequence[str],
+    where: dict[str, Any] | None = None,
+) -> dict[Key, dict[str, int]]:
     """Sums of ``model``'s columns per ``by`` key over the window, from rollup + edges."""
     where = where or {}
     days, edges = window.split()
@@ -170,8 +179,13 @@ def project(rows: Sums, *positions: int) -> dict[Key, Tally]:
     return dict(result)
 
 
-def tallies(model: Any, workspace_id: int, window: Window, by: Sequence[str],
-            where: dict[str, Any] | None = None) -> dict[Key, Tally]:
+def tallies(
+    model: Any,
+    workspace_id: int,
+    window: Window,
+    by: Sequence[str],
+    where: dict[str, Any] | None = None,
+) -> dict[Key, Tally]:
     """Tallies per ``by`` key (category is grouped on too and folded into each tally)."""
     rows = grouped(model, workspace_id, window, [*by, "category"], where)
     return project(rows, *range(len(by)))
@@ -200,8 +214,9 @@ def total(workspace_id: int, window: Window, caller_id: int | None = None) -> Ta
     return overall
 
 
-def heatmap(workspace_id: int, window: Window, list_id: int | None = None
-            ) -> dict[tuple[int, int], dict[str, int]]:
+def heatmap(
+    workspace_id: int, window: Window, list_id: int | None = None
+) -> dict[tuple[int, int], dict[str, int]]:
     """Calls and connects per (lead's local weekday, hour); unknown zones left out."""
     where = {"list_id": list_id} if list_id is not None else {}
     cells = grouped(SlotDayRollup, workspace_id, window, ["weekday", "hour"], where)

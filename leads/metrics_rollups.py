@@ -25,8 +25,9 @@ from leads.normalize import _zone
 CONNECTED_VALUES = tuple(c.value for c in CONNECTED)
 
 
-def call_facts(lead: Lead, caller_id: int, category: str, started: datetime,
-               place: Place) -> dict[str, Any]:
+def call_facts(
+    lead: Lead, caller_id: int, category: str, started: datetime, place: Place
+) -> dict[str, Any]:
     """The metric columns of a call about to be recorded; run before the call is added."""
     zone = _zone(place.zones[0]) if place.zones else None
     earlier = sa.select(sa.func.count(CallAttempt.id)).where(CallAttempt.lead_id == lead.id)

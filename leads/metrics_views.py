@@ -61,8 +61,12 @@ def metrics_mine():
     last = local_today(zone, now)
     trend = days_period("trend", last - timedelta(days=TREND_DAYS - 1), last, zone, now)
     by_day = q.calls_by_local_day(ws, me, trend)
-    table = Table("trend", f"My last {TREND_DAYS} days",
-                  ["Day", "Dials", "Connects", "Conversations", "Qualified"], chart_column=1)
+    table = Table(
+        "trend",
+        f"My last {TREND_DAYS} days",
+        ["Day", "Dials", "Connects", "Conversations", "Qualified"],
+        chart_column=1,
+    )
     for day in trend.local_days():
         t = by_day.get(day)
         table.rows.append([Cell(f"{day:%a %d %b}"), number(t.dials if t else 0),

@@ -24,6 +24,7 @@ from leads.dnc import suppressed
 from leads.models import ActivityType, Lead
 from leads.rotation_models import RotationMember, RotationMethod, RotationRule
 from leads.rotation_picking import Pick, Pool, PoolMember, Router
+from leads.signals import leads_assigned
 from leads.social import move_pending_tasks
 
 BATCH_SIZE = 1000
@@ -270,9 +271,10 @@ def move_owner(change: Change, now: datetime, **values: Any) -> bool:
 
 def reassign(
     lead_ids: Iterable[int], workspace_id: int, to_user: User | None, actor: User, why: str
-) -> int:
+) -> dict[int, int | None]:
     """Give leads to ``to_user`` by hand (no rule, so no SLA), or put them back in the
-    unassigned pool (``to_user`` None) for the next rotation; returns how many moved."""
+    unassigned pool (``to_user`` None) for the next rotation; returns {lead: new owner}
+    of the leads that moved, for ``announce_assignments`` once the caller commits."""
     now = clock.now()
     rows = db.session.execute(
         sa.select(Lead.id, Lead.owner_id).where(
@@ -289,7 +291,13 @@ def reassign(
     moved = [c for c in changes if move_owner(c, now, rotation_count=0)]
     write_audit(moved, now, actor.id)
     hand_over_tasks(moved)
-    return len(moved)
+    return {change.lead_id: change.to_id for change in moved}
+
+
+def announce_assignments(workspace_id: int, owners: dict[int, int | None]) -> None:
+    """Tell the packages above who owns the leads a committed change moved."""
+    if owners:
+        leads_assigned.send(workspace_id, owners=owners)
 
 
 def hand_over_tasks(changes: Iterable[Change]) -> None:

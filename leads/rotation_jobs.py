@@ -13,10 +13,9 @@ from rq import Retry
 from app.extensions import db
 from app.queue import enqueue, job
 from leads import clock
-from leads.rotation import BatchResult, assign_unassigned, unassigned_leads
+from leads.rotation import BatchResult, announce_assignments, assign_unassigned, unassigned_leads
 from leads.rotation_models import RotationRule
 from leads.rotation_sla import rerotate_stale
-from leads.signals import leads_assigned
 
 # A conflict (another writer took a claimed lead) rolls the batch back; the next
 # attempt sees the new state.
@@ -41,9 +40,7 @@ def queue_sla_sweep(workspace_id: int, trigger: str, after_id: int = 0):
 
 
 def _announce(workspace_id: int, result: BatchResult) -> None:
-    """Tell the packages above who owns the leads this committed batch moved."""
-    if result.owners:
-        leads_assigned.send(workspace_id, owners=result.owners)
+    announce_assignments(workspace_id, result.owners)
 
 
 @job

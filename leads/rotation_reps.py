@@ -125,9 +125,12 @@ def handover_url(user: User) -> str | None:
     return url_for("leads.rotation_handover", user_id=user.id)
 
 
-def hand_over(user: User, to_user: User | None, actor: User, disable: bool) -> int:
+def hand_over(
+    user: User, to_user: User | None, actor: User, disable: bool
+) -> dict[int, int | None]:
     """Give a leaving rep's open leads to ``to_user`` or back to the rotation
-    (``to_user`` None), take them out of every pool, and disable them if asked."""
+    (``to_user`` None), take them out of every pool, and disable them if asked;
+    {lead: new owner} of the leads that moved."""
     why = f"{user.name} {'disabled' if disable else 'handed over their leads'}"
     moved = reassign(owned_lead_ids(user.id), user.workspace_id, to_user, actor, why)
     db.session.execute(sa.delete(RotationMember).where(RotationMember.user_id == user.id))

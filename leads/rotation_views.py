@@ -17,7 +17,7 @@ from app.models import Role, User, UserRole, utcnow
 from app.users import UserError
 from leads import bp
 from leads.models import LeadList
-from leads.rotation import owned_lead_ids, reassign
+from leads.rotation import announce_assignments, owned_lead_ids, reassign
 from leads.rotation_forms import ReassignForm, RuleForm
 from leads.rotation_jobs import queue_rotation
 from leads.rotation_models import RotationRule
@@ -235,10 +235,11 @@ def reassign_leads():
     target = workspace_user(form.to_user_id.data) if form.to_user_id.data else None
     moved = reassign(ids, current_user.workspace_id, target, current_user, "bulk reassignment")
     db.session.commit()
+    announce_assignments(current_user.workspace_id, moved)
     if target is None:
         queue_rotation(current_user.workspace_id, f"manual-{utcnow():%Y%m%d%H%M%S}")
     where = f"reassigned to {target.name}" if target else "back in the rotation"
-    flash(f"{moved} lead(s) {where}.",
+    flash(f"{len(moved)} lead(s) {where}.",
           "success")  # fmt: skip
     return redirect(request.form.get("next") or url_for("leads.reassign_leads"))
 
@@ -271,9 +272,10 @@ def rotation_handover(user_id: int):
             flash(str(exc), "error")
             return redirect(url_for("admin.users"))
         db.session.commit()
+        announce_assignments(user.workspace_id, moved)
         if target is None:
             queue_rotation(user.workspace_id, f"handover-{user.id}-{utcnow():%Y%m%d%H%M%S}")
-        flash(f"{user.name} is disabled; {moved} open lead(s) handed on.", "success")
+        flash(f"{user.name} is disabled; {len(moved)} open lead(s) handed on.", "success")
         return redirect(url_for("admin.users"))
     return render(
         "rotation/handover.html", form=form, person=user, open_leads=open_lead_count(user)

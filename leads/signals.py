@@ -25,7 +25,9 @@ lead_qualified = _signals.signal("lead-qualified")
 # outcome names none). Cadences listen for their events; metrics read calls.
 call_logged = _signals.signal("call-logged")
 
-# Sent after a rotation batch (new leads handed out, or moved on past their SLA) is
-# committed, with the workspace id as sender and owners= {lead_id: new owner id}.
-# Cadences listen so a running cadence's work goes to the lead's new owner.
+# Sent after leads changed owner and that was committed: a rotation batch (new leads
+# handed out, or moved on past their SLA), a bulk reassignment or hand-over, or an owner
+# changed on the lead form; with the workspace id as sender and owners= {lead_id: new
+# owner id, or None when put back in the rotation}. Cadences listen so a running
+# cadence's work goes to the lead's new owner, and to enrol by assignment rules.
 leads_assigned = _signals.signal("leads-assigned")

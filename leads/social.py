@@ -85,10 +85,7 @@ BADGE_CAP = 99
 def due_count(user: User, now: datetime | None = None) -> int:
     """How many social tasks the rep could work now, up to BADGE_CAP + 1 (the badge)."""
     capped = (
-        _servable(user, now or utcnow())
-        .with_only_columns(Task.id)
-        .limit(BADGE_CAP + 1)
-        .subquery()
+        _servable(user, now or utcnow()).with_only_columns(Task.id).limit(BADGE_CAP + 1).subquery()
     )
     return db.session.scalar(sa.select(sa.func.count()).select_from(capped)) or 0
 

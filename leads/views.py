@@ -21,6 +21,7 @@ from leads.forms import LeadForm, LeadListForm, NoteForm
 from leads.models import Lead, LeadList, LeadStatus
 from leads.normalize import describe_local_time
 from leads.queries import LeadFilters, count_leads, filtered_leads, get_visible_lead, lead_page
+from leads.rotation import announce_assignments
 from leads.timeline import timeline
 
 LIST_MANAGERS = (Role.ADMIN, Role.MANAGER, Role.MARKETER)
@@ -147,7 +148,7 @@ def _submit_lead(form: LeadForm, lead: Lead):
         getattr(form, name).errors = [*getattr(form, name).errors, message]
     if problems:
         return None
-    creating = lead.id is None
+    creating, owner_before = lead.id is None, lead.owner_id
     save_lead(lead, columns, current_user)
     try:
         db.session.commit()
@@ -159,6 +160,8 @@ def _submit_lead(form: LeadForm, lead: Lead):
             "Search for it before adding this one."
         )
         return None
+    if not creating and lead.owner_id != owner_before:
+        announce_assignments(lead.workspace_id, {lead.id: lead.owner_id})
     flash(f"{'Created' if creating else 'Saved'} {lead.display_name}.", "success")
     return redirect(url_for("leads.detail", lead_id=lead.id))
 

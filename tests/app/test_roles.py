@@ -150,6 +150,8 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "cadences.save_sender": IMPORTERS,
     "cadences.holidays": IMPORTERS,
     "cadences.save_holiday": IMPORTERS,
+    "cadences.birthdays": IMPORTERS,
+    "cadences.save_birthdays": IMPORTERS,
     "admin.teams": frozenset({Role.ADMIN, Role.MANAGER}),
     "admin.users": ADMIN,
     "admin.new_user": ADMIN,

@@ -218,3 +218,27 @@ def test_the_hourly_limit_holds_the_rest_for_later(
     clock(WEDNESDAY_MORNING + timedelta(hours=1, minutes=1))
     assert _tick()["sent"] == 2
     assert len(set(inbox.message_ids())) == 5
+
+
+def test_a_message_with_accents_and_long_lines_reads_back_as_written():
+    """Non-ASCII names, subjects and bodies, and lines past SMTP's limit, survive the trip."""
+    from email import message_from_bytes, policy
+
+    from cadences.mailer import Outgoing, SenderSettings, build_message
+
+    sender = SenderSettings(
+        1, "Zoë Müller", "zoe@example.com", "Hauptstraße 1, Köln", "127.0.0.1", 25,
+        None, None, False, 10, 10,
+    )  # fmt: skip
+    body = "Grüße, Renée!\n" + "x" * 1500 + "\n.\nEnd"
+    subject = "Ein Angebot für Café Ünter " + "lang " * 60
+    raw = build_message(sender, Outgoing("renee@example.com", subject, body, "<m1@example.com>",
+                                         "https://leadline.example/u/tok"))  # fmt: skip
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message["Subject"] == subject.strip()
+    assert message["From"].addresses[0].display_name == "Zoë Müller"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = message.get_content().replace("\r\n", "\n")
+    assert text.startswith(body) and "Hauptstraße 1, Köln" in text
+    assert text.rstrip().endswith("Unsubscribe: https://leadline.example/u/tok")

@@ -11,7 +11,14 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Role
 from cadences.jobs import process
-from cadences.models import Enrollment, EnrollmentStatus, ExitReason, RunStatus, StepRun
+from cadences.models import (
+    CadenceStep,
+    Enrollment,
+    EnrollmentStatus,
+    ExitReason,
+    RunStatus,
+    StepRun,
+)
 from cadences.runner import lease_due
 from leads.dial_models import Callback
 from leads.dialing import claim_next
@@ -179,3 +186,38 @@ def test_rotation_hands_a_running_cadence_to_the_leads_new_owner(
     assert enrollment.owner_id == worker.id
     _tick_twice()
     assert db.session.scalar(sa.select(Task.owner_id)) == worker.id
+
+
+def test_a_social_step_works_on_its_network_with_its_action(app, clock, make_cadence, worker):
+    """The step names X and "connect": a lead with only a LinkedIn profile is skipped,
+    one with an X profile gets exactly that task."""
+    cadence = make_cadence(("social", {**ALWAYS_OPEN, "network": "x", "social_action": "connect"}))
+    on_x = make_diallable_lead(worker, first_name="Xena", x_url="https://x.com/xena")
+    linkedin_only = make_diallable_lead(worker, first_name="Lin", linkedin_url=LINKEDIN)
+    for lead in (on_x, linkedin_only):
+        enroll_now(cadence, lead)
+    ran = _tick_twice()
+    assert (ran["tasks"], ran["skipped"]) == (1, 1)
+    tasks = db.session.execute(sa.select(Task.lead_id, Task.network, Task.action)).all()
+    assert tasks == [(on_x.id, "x", "connect")]
+    skipped = db.session.scalar(sa.select(StepRun.lead_id).where(StepRun.status == "skipped"))
+    assert skipped == linkedin_only.id
+
+
+def test_the_builder_saves_a_social_steps_network_and_action(
+    app, client, login, clock, make_cadence, rep
+):
+    cadence = make_cadence()
+    login(rep)
+    page = client.post(f"/cadences/{cadence.id}/steps", headers=HX, data={
+        "kind": "social", "network": "linkedin", "social_action": "comment",
+        "window_start": "08:00", "window_end": "18:00",
+    })  # fmt: skip
+    assert page.status_code == 200 and "Comment on a post on LinkedIn" in page.text
+    step = db.session.scalar(sa.select(CadenceStep).where(CadenceStep.cadence_id == cadence.id))
+    assert (step.network, step.social_action) == ("linkedin", "comment")
+    bad = client.post(f"/cadences/{cadence.id}/steps", headers=HX, data={
+        "kind": "social", "network": "myspace", "social_action": "poke",
+    })  # fmt: skip
+    assert bad.status_code == 422
+    assert "Choose LinkedIn, X" in bad.text and "Choose what the rep does" in bad.text

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from app.extensions import db
-from app.models import Role, User
+from app.models import Role, Team, User
 from cadences.models import Cadence, Enrollment
 from leads.models import Lead
 from tests.conftest import PASSWORD
@@ -115,3 +115,46 @@ def test_build_a_cadence_preview_and_enrol(
     cadence = db.session.scalar(sa.select(Cadence).where(Cadence.name == "Webinar follow-up"))
     assert [s.kind for s in cadence.steps] == ["call", "wait"]
     assert db.session.scalar(sa.select(sa.func.count(Enrollment.id))) == 1
+
+
+def test_a_social_step_an_assignment_rule_and_birthday_emails(
+    page: Page, make_user: Callable[..., User], console: ConsoleLog
+) -> None:
+    marketer = make_user(Role.MARKETER, name="Mara Marketer", email="mara@example.com")
+    team = Team(workspace_id=marketer.workspace_id, name="East")
+    db.session.add(team)
+    db.session.commit()
+    team_id = team.id
+    db.session.close()
+    _sign_in(page, "mara@example.com")
+    page.goto("/cadences")
+    page.get_by_label("New cadence").fill("Social first")
+    page.get_by_role("button", name="Create cadence").click()
+
+    page.get_by_label("Type").select_option("social")
+    page.get_by_label("Network (social steps)").select_option("x")
+    page.get_by_label("Action (social steps)").select_option("connect")
+    page.get_by_role("button", name="Add step").click()
+    expect(page.locator("ol.steps > li")).to_contain_text("Connect on X")
+
+    page.get_by_label("Enrol leads when they are assigned").check()
+    page.get_by_label("and whose new owner is in team").select_option(label="East")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#settings")).to_contain_text("Settings saved.")
+    page.reload()
+    expect(page.get_by_label("Enrol leads when they are assigned")).to_be_checked()
+    expect(page.get_by_label("and whose new owner is in team")).to_have_value(str(team_id))
+
+    page.goto("/cadences")
+    page.get_by_role("link", name="Birthdays").click()
+    page.get_by_label("A templated email, sent automatically").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("Choose the template to send")
+    expect(page.get_by_label("A templated email, sent automatically")).to_be_checked()
+    assert [e for e in console.errors if "status of 422" not in e] == []
+
+    cadence = db.session.scalar(sa.select(Cadence).where(Cadence.name == "Social first"))
+    assert [(s.kind, s.network, s.social_action) for s in cadence.steps] == [
+        ("social", "x", "connect")
+    ]
+    assert (cadence.assign_rule.list_id, cadence.assign_rule.team_id) == (None, team_id)

@@ -292,7 +292,9 @@ def test_reassigning_a_lead_hands_its_pending_tasks_to_the_new_owner(rep, make_u
     done.status = TaskStatus.DONE.value
     db.session.commit()
 
-    assert reassign([lead.id], lead.workspace_id, other, manager, "holiday cover") == 1
+    assert reassign([lead.id], lead.workspace_id, other, manager, "holiday cover") == {
+        lead.id: other.id
+    }
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(Task, pending.id).owner_id == other.id
