@@ -14,9 +14,11 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import flask_smorest
+import marshmallow as ma
 import sqlalchemy as sa
 from flask import Flask, current_app, g, request
 from flask_smorest import Api, abort
@@ -53,6 +55,15 @@ class LeadlineApi(Api):
 
     def _register_error_handlers(self) -> None:
         pass
+
+
+class UtcDateTime(ma.fields.DateTime):
+    """A time stored as naive UTC, written with its offset as RFC 3339 requires."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class _Parser(FlaskParser):

@@ -110,7 +110,7 @@ def create_lead(body: dict[str, Any]):
     return body, 201 if result.status == "created" else 200
 
 
-@blp.route("/leads/<int:lead_id>", methods=["GET"])
+@blp.route("/leads/<int(min=1, max=2147483647):lead_id>", methods=["GET"])
 @requires("leads:read")
 @blp.response(200, LeadSchema)
 @documented_errors(blp, 404)
@@ -142,7 +142,7 @@ def _check_people(user: User, lead: Lead, patch: dict[str, Any]) -> None:
         _workspace_list(user, patch["list_id"])
 
 
-@blp.route("/leads/<int:lead_id>", methods=["PATCH"])
+@blp.route("/leads/<int(min=1, max=2147483647):lead_id>", methods=["PATCH"])
 @requires("leads:write")
 @blp.arguments(LeadUpdateSchema)
 @blp.response(200, LeadSchema)
@@ -166,7 +166,7 @@ def update_lead(patch: dict[str, Any], lead_id: int):
     return lead
 
 
-@blp.route("/leads/<int:lead_id>/activities", methods=["GET"])
+@blp.route("/leads/<int(min=1, max=2147483647):lead_id>/activities", methods=["GET"])
 @requires("leads:read")
 @blp.arguments(ActivityArgs, location="query")
 @blp.response(200, ActivityListSchema)
@@ -176,7 +176,7 @@ def lead_activities(args: dict[str, Any], lead_id: int):
     return {"items": timeline(_visible_lead_or_404(lead_id), limit=args["limit"])}
 
 
-@blp.route("/leads/<int:lead_id>/dispositions", methods=["POST"])
+@blp.route("/leads/<int(min=1, max=2147483647):lead_id>/dispositions", methods=["POST"])
 @requires("dispositions:write")
 @blp.arguments(IdempotencyHeader, location="headers")
 @blp.arguments(DispositionSchema)
@@ -234,7 +234,7 @@ def start_import(form: dict[str, Any]):
     return run
 
 
-@blp.route("/imports/<int:run_id>", methods=["GET"])
+@blp.route("/imports/<int(min=1, max=2147483647):run_id>", methods=["GET"])
 @requires("imports:read", *IMPORTERS)
 @blp.response(200, ImportRunSchema)
 @documented_errors(blp, 404)

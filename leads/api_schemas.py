@@ -12,6 +12,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
+from app.api import UtcDateTime
 from leads.capture import FIELD_LIMITS
 from leads.dispositions import MAX_CALL_SECONDS
 from leads.mapping import ColumnMapping, Target
@@ -63,8 +64,8 @@ class LeadSchema(ma.Schema):
     status = ma.fields.String(validate=validate.OneOf([s.value for s in LeadStatus]))
     owner_id = ma.fields.Integer(allow_none=True)
     list_id = ma.fields.Integer(allow_none=True)
-    created_at = ma.fields.DateTime()
-    updated_at = ma.fields.DateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
 
 class LeadPageSchema(ma.Schema):
@@ -134,7 +135,7 @@ class LeadUpdateSchema(ma.Schema):
 class ActivitySchema(ma.Schema):
     id = ma.fields.Integer()
     type = ma.fields.String()
-    occurred_at = ma.fields.DateTime()
+    occurred_at = UtcDateTime()
     summary = ma.fields.String()
     actor_id = ma.fields.Integer(allow_none=True)
     data = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw())
@@ -234,7 +235,7 @@ class ImportRunSchema(ma.Schema):
     skipped = ma.fields.Integer()
     suppressed = ma.fields.Integer()
     errors = ma.fields.Integer()
-    created_at = ma.fields.DateTime()
-    started_at = ma.fields.DateTime(allow_none=True)
-    finished_at = ma.fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
     last_error = ma.fields.String(allow_none=True)

@@ -12,7 +12,7 @@ import marshmallow as ma
 from flask_smorest import abort
 from marshmallow import validate
 
-from app.api import ApiBlueprint, api_user, documented_errors, requires
+from app.api import ApiBlueprint, UtcDateTime, api_user, documented_errors, requires
 from app.extensions import db
 from app.models import Role
 from sync.jobs import flow_back
@@ -41,9 +41,9 @@ class DealSchema(ma.Schema):
     contact_id = ma.fields.Integer()
     owner_id = ma.fields.Integer(allow_none=True)
     expected_close = ma.fields.Date(allow_none=True)
-    closed_at = ma.fields.DateTime(allow_none=True)
-    created_at = ma.fields.DateTime()
-    updated_at = ma.fields.DateTime()
+    closed_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
 
 class DealPageSchema(ma.Schema):
@@ -100,7 +100,7 @@ def _deal_or_404(deal_id: int) -> Deal:
     return deal
 
 
-@blp.route("/deals/<int:deal_id>", methods=["GET"])
+@blp.route("/deals/<int(min=1, max=2147483647):deal_id>", methods=["GET"])
 @requires("deals:read", *DEAL_ROLES)
 @blp.response(200, DealSchema)
 @documented_errors(blp, 404)
@@ -109,7 +109,7 @@ def get_deal(deal_id: int):
     return _deal_or_404(deal_id)
 
 
-@blp.route("/deals/<int:deal_id>", methods=["PATCH"])
+@blp.route("/deals/<int(min=1, max=2147483647):deal_id>", methods=["PATCH"])
 @requires("deals:write", *DEAL_ROLES)
 @blp.arguments(DealUpdateSchema)
 @blp.response(200, DealSchema)
