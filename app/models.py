@@ -187,7 +187,6 @@ class ApiToken(db.Model):
     prefix: Mapped[str] = mapped_column(sa.String(12))
     scopes: Mapped[str] = mapped_column(sa.String(500))  # space-separated
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)

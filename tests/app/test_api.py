@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -384,3 +385,40 @@ def test_import_status_is_only_for_the_workspace_importers(
                           headers=api_headers(marketer)).status_code == 200  # fmt: skip
     assert api_client.get(f"/api/imports/{run.id}",
                           headers=api_headers(make_user(Role.REP))).status_code == 403  # fmt: skip
+
+
+def _post_disposition(config: dict, url: str, headers: dict, answers) -> None:
+    from app import create_app
+
+    application = create_app(config)
+    client = application.test_client()
+    response = client.post(url, json={"outcome": "busy"}, headers=headers)
+    answers.put((response.status_code, (response.get_json() or {}).get("result")))
+
+
+@pytest.mark.slow
+def test_retries_racing_each_other_record_one_call(app, app_config, make_user, api_headers):
+    """The same request sent by several processes at once (a client retrying on a
+    timeout while the first is still running): one call, the rest told it exists."""
+    import multiprocessing
+
+    caller = make_user(Role.CALLER)
+    lead = make_lead(caller)
+    headers = api_headers(caller) | {"Idempotency-Key": "retry-me"}
+    url = f"/api/leads/{lead.id}/dispositions"
+    db.session.commit()  # hold no transaction while the processes run
+    context = multiprocessing.get_context("spawn")
+    answers = context.Queue()
+    senders = [
+        context.Process(target=_post_disposition, args=(app_config, url, headers, answers))
+        for _ in range(4)
+    ]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join(timeout=120)
+    assert [sender.exitcode for sender in senders] == [0] * 4
+    results = sorted(answers.get(timeout=5) for _ in senders)
+    assert results == [(200, "already_recorded")] * 3 + [(201, "recorded")]
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count(CallAttempt.id))) == 1
