@@ -10,6 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -23,7 +24,7 @@ from leads.models import LeadList
 from tests.leads.dial_factories import make_lead
 
 # Per operation: enough to reach each field's edges, few enough to stay quick.
-EXAMPLES = 10
+EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 5}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -85,6 +86,16 @@ def test_real_answers_match_the_document(
         schema[path][method].validate_response(response)
 
 
+def _fuzz(operation, mode: GenerationMode, headers: dict, statuses: Counter[int]) -> None:
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=EXAMPLES[mode], deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    def call(case):
+        statuses[case.call_and_validate(headers=headers, checks=CHECKS).status_code] += 1
+
+    call()
+
+
 @pytest.mark.slow
 def test_no_input_breaks_the_api(app, workspace, make_user, api_headers):
     """schemathesis generates requests for every operation from the document, valid and
@@ -99,16 +110,13 @@ def test_no_input_breaks_the_api(app, workspace, make_user, api_headers):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 11
 
-    statuses: Counter[int] = Counter()
+    # Valid requests, and requests the document says are invalid.
+    statuses: dict[GenerationMode, Counter[int]] = {mode: Counter() for mode in GenerationMode}
     for operation in operations:
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
-        def call(case):
-            statuses[case.call_and_validate(headers=headers, checks=CHECKS).status_code] += 1
-
-        call()
-    # The token got the requests in: the answers are the endpoints', not the gate's.
-    assert 401 not in statuses and 403 not in statuses
-    assert {200, 404, 422} <= statuses.keys(), statuses
+        for mode in GenerationMode:
+            _fuzz(operation, mode, headers, statuses[mode])
+    valid = statuses[GenerationMode.POSITIVE]
+    # The token got valid requests in: the answers are the endpoints', not the gate's.
+    assert 401 not in valid and 403 not in valid
+    assert {200, 404, 422} <= valid.keys(), valid
+    assert statuses[GenerationMode.NEGATIVE].keys() & {400, 422}
