@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
@@ -55,6 +55,30 @@ class LeadlineApi(Api):
 
     def _register_error_handlers(self) -> None:
         pass
+
+
+def has_nul(value: Any) -> bool:
+    """Whether text anywhere in ``value`` holds a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_nul(item) for item in value)
+    return False
+
+
+class ApiSchema(ma.Schema):
+    """The API's schemas. Text with a NUL character is refused as invalid input:
+    PostgreSQL cannot store it, and no person types one."""
+
+    @ma.pre_load
+    def refuse_nul(self, data: Any, **_kwargs: Any) -> Any:
+        if isinstance(data, Mapping):
+            bad = {key: ["Remove the NUL character."] for key in data if has_nul(data.get(key))}
+            if bad:
+                raise ma.ValidationError(bad)
+        return data
 
 
 class UtcDateTime(ma.fields.DateTime):

@@ -12,7 +12,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
-from app.api import UtcDateTime
+from app.api import ApiSchema, UtcDateTime, has_nul
 from leads.capture import FIELD_LIMITS
 from leads.dispositions import MAX_CALL_SECONDS
 from leads.mapping import ColumnMapping, Target
@@ -30,14 +30,14 @@ def _nullable_text(size: int) -> ma.fields.String:
     return _text(size, allow_none=True)
 
 
-class PageArgs(ma.Schema):
+class PageArgs(ApiSchema):
     after = ma.fields.Integer(
         metadata={"description": "Continue after this id (the previous page's next_cursor)"}, **ID
     )
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
 
 
-class LeadSchema(ma.Schema):
+class LeadSchema(ApiSchema):
     id = ma.fields.Integer()
     first_name = ma.fields.String(allow_none=True)
     last_name = ma.fields.String(allow_none=True)
@@ -68,7 +68,7 @@ class LeadSchema(ma.Schema):
     updated_at = UtcDateTime()
 
 
-class LeadPageSchema(ma.Schema):
+class LeadPageSchema(ApiSchema):
     items = ma.fields.List(ma.fields.Nested(LeadSchema))
     next_cursor = ma.fields.Integer(allow_none=True)
 
@@ -84,7 +84,7 @@ class LeadSearchArgs(PageArgs):
     time_zone = _text(64)
 
 
-class LeadCreateSchema(ma.Schema):
+class LeadCreateSchema(ApiSchema):
     list_id = ma.fields.Integer(required=True, **ID)
     first_name = _text(FIELD_LIMITS["first_name"])
     last_name = _text(FIELD_LIMITS["last_name"])
@@ -93,7 +93,7 @@ class LeadCreateSchema(ma.Schema):
     company = _text(FIELD_LIMITS["company"])
 
 
-class LeadCreatedSchema(ma.Schema):
+class LeadCreatedSchema(ApiSchema):
     status = ma.fields.String(validate=validate.OneOf(["created", "updated"]))
     suppressed = ma.fields.Boolean(
         metadata={"description": "The person is on the do-not-contact list"}
@@ -101,7 +101,7 @@ class LeadCreatedSchema(ma.Schema):
     lead = ma.fields.Nested(LeadSchema)
 
 
-class LeadUpdateSchema(ma.Schema):
+class LeadUpdateSchema(ApiSchema):
     """Only the fields sent change; null empties a field."""
 
     first_name = _nullable_text(120)
@@ -132,7 +132,7 @@ class LeadUpdateSchema(ma.Schema):
     list_id = ma.fields.Integer(allow_none=True, **ID)
 
 
-class ActivitySchema(ma.Schema):
+class ActivitySchema(ApiSchema):
     id = ma.fields.Integer()
     type = ma.fields.String()
     occurred_at = UtcDateTime()
@@ -141,15 +141,15 @@ class ActivitySchema(ma.Schema):
     data = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw())
 
 
-class ActivityListSchema(ma.Schema):
+class ActivityListSchema(ApiSchema):
     items = ma.fields.List(ma.fields.Nested(ActivitySchema))
 
 
-class ActivityArgs(ma.Schema):
+class ActivityArgs(ApiSchema):
     limit = ma.fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
-class IdempotencyHeader(ma.Schema):
+class IdempotencyHeader(ApiSchema):
     # Headers arrive with their own capitalization; webargs reads them case-blind.
     idempotency_key = ma.fields.String(
         data_key="Idempotency-Key",
@@ -159,7 +159,7 @@ class IdempotencyHeader(ma.Schema):
     )
 
 
-class DispositionSchema(ma.Schema):
+class DispositionSchema(ApiSchema):
     outcome = ma.fields.String(
         required=True,
         validate=validate.Length(min=1, max=40),
@@ -176,7 +176,7 @@ class DispositionSchema(ma.Schema):
     )
 
 
-class DispositionResultSchema(ma.Schema):
+class DispositionResultSchema(ApiSchema):
     result = ma.fields.String(validate=validate.OneOf(["recorded", "already_recorded"]))
     lead_id = ma.fields.Integer()
     outcome = ma.fields.String(allow_none=True)
@@ -191,7 +191,7 @@ class MappingField(ma.fields.Field):
             entries = json.loads(value) if isinstance(value, str) else None
         except ValueError:
             entries = None
-        if not isinstance(entries, list) or not entries:
+        if not isinstance(entries, list) or not entries or has_nul(entries):
             raise ma.ValidationError("Send a JSON list with one {target, custom} per column.")
         mapping = []
         for number, entry in enumerate(entries, start=1):
@@ -207,7 +207,7 @@ class MappingField(ma.fields.Field):
         return mapping
 
 
-class ImportStartForm(ma.Schema):
+class ImportStartForm(ApiSchema):
     file = Upload(required=True, metadata={"description": "A .csv or .xlsx file"})
     mapping = MappingField(
         metadata={
@@ -223,7 +223,7 @@ class ImportStartForm(ma.Schema):
     )
 
 
-class ImportRunSchema(ma.Schema):
+class ImportRunSchema(ApiSchema):
     id = ma.fields.Integer()
     status = ma.fields.String(validate=validate.OneOf([s.value for s in ImportStatus]))
     original_name = ma.fields.String()

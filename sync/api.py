@@ -12,7 +12,7 @@ import marshmallow as ma
 from flask_smorest import abort
 from marshmallow import validate
 
-from app.api import ApiBlueprint, UtcDateTime, api_user, documented_errors, requires
+from app.api import ApiBlueprint, ApiSchema, UtcDateTime, api_user, documented_errors, requires
 from app.extensions import db
 from app.models import Role
 from sync.jobs import flow_back
@@ -26,7 +26,7 @@ ID = {"validate": validate.Range(min=1, max=2**31 - 1)}
 blp = ApiBlueprint("api_deals", __name__, url_prefix="/api", description="Deals in the pipeline")
 
 
-class DealSchema(ma.Schema):
+class DealSchema(ApiSchema):
     id = ma.fields.Integer()
     title = ma.fields.String()
     value = ma.fields.String(metadata={"description": "A decimal amount, such as 12500.00"})
@@ -46,12 +46,12 @@ class DealSchema(ma.Schema):
     updated_at = UtcDateTime()
 
 
-class DealPageSchema(ma.Schema):
+class DealPageSchema(ApiSchema):
     items = ma.fields.List(ma.fields.Nested(DealSchema))
     next_cursor = ma.fields.Integer(allow_none=True)
 
 
-class DealSearchArgs(ma.Schema):
+class DealSearchArgs(ApiSchema):
     pipeline_id = ma.fields.Integer(**ID)
     stage_id = ma.fields.Integer(**ID)
     outcome = ma.fields.String(validate=validate.OneOf([o.value for o in StageOutcome]))
@@ -59,7 +59,7 @@ class DealSearchArgs(ma.Schema):
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
 
 
-class DealUpdateSchema(ma.Schema):
+class DealUpdateSchema(ApiSchema):
     """Only the fields sent change."""
 
     stage_id = ma.fields.Integer(**ID)

@@ -422,3 +422,15 @@ def test_retries_racing_each_other_record_one_call(app, app_config, make_user, a
     assert results == [(200, "already_recorded")] * 3 + [(201, "recorded")]
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(CallAttempt.id))) == 1
+
+
+def test_text_with_a_nul_character_is_invalid_input(api_client, workspace, make_user, api_headers):
+    """PostgreSQL cannot store NUL in text; SQLite can. Refused alike on both."""
+    lead_list = _list(workspace)
+    headers = api_headers(make_user(Role.ADMIN))
+    search = api_client.get("/api/leads", query_string={"q": "a\x00"}, headers=headers)
+    assert search.status_code == 422 and "q" in search.get_json()["errors"]["query"]
+    create = api_client.post("/api/leads", json={"list_id": lead_list.id,
+                             "email": "a\x00@example.com"}, headers=headers)  # fmt: skip
+    assert create.status_code == 422 and "email" in create.get_json()["errors"]["json"]
+    assert db.session.scalar(sa.select(sa.func.count(Lead.id))) == 0
