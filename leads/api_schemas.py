@@ -77,7 +77,7 @@ class LeadSearchArgs(PageArgs):
     q = _text(200, metadata={"description": "Name, company, email or phone, by prefix"})
     list_id = ma.fields.Integer(**ID)
     owner = ma.fields.String(
-        validate=validate.Regexp(r"^(me|none|[1-9][0-9]{0,9})$"),
+        validate=validate.Regexp(r"^(me|none|[1-9][0-9]{0,8})$"),
         metadata={"description": "me, none, or a user id"},
     )
     status = ma.fields.String(validate=validate.OneOf([s.value for s in LeadStatus]))
