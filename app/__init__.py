@@ -11,6 +11,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.api import init_api
 from app.config import PROJECT_ROOT, ConfigError, check_production, instance_path, load_config
 from app.database import check_databases, configure_engines, reset_begin_mode, set_read_only
 from app.extensions import csrf, db, login_manager, migrate
@@ -63,15 +64,16 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     init_redis(app)
+    init_api(app)
     if app.config.get("CHECK_CONNECTIONS", True):
         check_databases(app)
         check_redis(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import admin, auth, health
+    from app import admin, auth, health, tokens
 
-    for module in (auth, admin, health):
+    for module in (auth, admin, health, tokens):
         app.register_blueprint(module.bp)
     for name in DOMAIN_PACKAGES:
         importlib.import_module(name).init_app(app)

@@ -1,4 +1,4 @@
-"""Error pages: full pages for browsers, fragments for htmx requests."""
+"""Error pages: full pages for browsers, fragments for htmx requests, JSON under /api."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from flask import Flask, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app.api import error_body
 from app.htmx import render
 
 MESSAGES = {
@@ -43,7 +44,9 @@ def _page(status: int, detail: str | None = None):
 
 
 def _http_error(error: HTTPException):
-    if request.path.startswith("/api/") or request.path == "/healthz":
+    if request.path.startswith("/api/"):
+        return error_body(error)
+    if request.path == "/healthz":
         return {"error": error.name, "message": error.description}, error.code
     # Werkzeug's generic descriptions are written for developers; ours for users,
     # unless a view passed a description of its own.

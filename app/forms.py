@@ -14,6 +14,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.api import SCOPES
 from app.models import Role
 from app.security import MAX_PASSWORD_LENGTH, password_problem
 
@@ -66,6 +67,18 @@ class UserForm(FlaskForm):
 class TeamForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     manager_id = SelectField("Manager", coerce=int, validators=[Optional()])
+
+
+class ApiTokenForm(FlaskForm):
+    name = StringField(
+        "Name", validators=[DataRequired(), Length(max=120)],
+        description="What uses it, such as “Website forms” or “Nightly report”.",
+    )  # fmt: skip
+    scopes = MultiCheckboxField(
+        "Scopes",
+        choices=list(SCOPES.items()),
+        validators=[DataRequired(message="Choose at least one scope.")],
+    )
 
 
 class ConfirmForm(FlaskForm):

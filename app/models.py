@@ -169,3 +169,28 @@ class LoginSession(db.Model):
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiToken(db.Model):
+    """A user's key to the JSON API: it acts as its user, narrowed to its scopes.
+
+    Only a hash of the token is stored; the token itself is shown once, when made.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # The first characters, so a person can tell their tokens apart.
+    prefix: Mapped[str] = mapped_column(sa.String(12))
+    scopes: Mapped[str] = mapped_column(sa.String(500))  # space-separated
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())

@@ -8,8 +8,10 @@ bp = Blueprint("leads", __name__)
 
 
 def init_app(app: Flask) -> None:
+    from app.api import register_api_blueprint
     from app.cli import CronEntry, add_cron
     from leads import (  # noqa: F401  (tables, routes)
+        api,
         capture_views,
         dial_models,
         dial_settings_views,
@@ -33,6 +35,7 @@ def init_app(app: Flask) -> None:
     from leads.signals import import_finished, lead_captured
 
     app.register_blueprint(bp)
+    register_api_blueprint(app, api.blp)
     app.cli.add_command(demo_cli)
     add_cron(app, CronEntry("leads.jobs.resume_stalled_imports", interval=60))
     add_cron(app, CronEntry("leads.rotation_jobs.sweep_rotation", interval=300))

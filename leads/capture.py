@@ -251,19 +251,25 @@ def capture_lead(
     fields: dict[str, str],
     consent: ConsentInput | None,
     request_info: RequestInfo,
+    *,
+    source: str = CAPTURE_SOURCE,
+    summary: str | None = None,
 ) -> CaptureResult:
     """Store one captured person in ``lead_list``: a new lead, or the known one filled in.
 
-    Commits, then sends `lead_captured`: whoever listens (rotation) must be able
-    to read the lead, so the signal may only go out once it is committed.
+    ``source`` is the lead's source when it is new; ``summary`` the timeline's line
+    (the form's by default). Commits, then sends `lead_captured`: whoever listens
+    (rotation) must be able to read the lead, so the signal may only go out once it
+    is committed.
     """
     region = db.session.scalar(
         sa.select(Workspace.default_region).where(Workspace.id == lead_list.workspace_id)
     )
-    candidate, errors = normalize_capture(lead_list, fields, region or "US")
+    candidate, errors = normalize_capture(lead_list, fields, region or "US", source)
     if errors or candidate is None:
         return CaptureResult(errors=errors)
-    result = _write_retrying(lead_list, candidate.columns, consent, request_info)
+    summary = summary or f"Captured from form {lead_list.name}"
+    result = _write_retrying(lead_list, candidate.columns, consent, request_info, summary)
     db.session.commit()
     lead_captured.send(
         lead_list,
@@ -275,7 +281,7 @@ def capture_lead(
 
 
 def normalize_capture(
-    lead_list: LeadList, fields: dict[str, str], default_region: str
+    lead_list: LeadList, fields: dict[str, str], default_region: str, source: str = CAPTURE_SOURCE
 ) -> tuple[Candidate | None, dict[str, str]]:
     """Lead columns from the typed fields, by the importer's normalizer; or field messages."""
     errors = {
@@ -285,7 +291,7 @@ def normalize_capture(
     }
     if errors:
         return None, errors
-    normalizer = RowNormalizer(_NORMALIZER_TARGETS, default_region, lead_list.id, CAPTURE_SOURCE)
+    normalizer = RowNormalizer(_NORMALIZER_TARGETS, default_region, lead_list.id, source)
     record = SourceRow(line=1, cells=[fields.get(name) or "" for name in CAPTURE_FIELDS])
     candidate, _ = normalizer.normalize(record)
     columns = candidate.columns if candidate else {}
@@ -309,11 +315,12 @@ def _write_retrying(
     columns: dict[str, Any],
     consent: ConsentInput | None,
     request_info: RequestInfo,
+    summary: str,
 ) -> CaptureResult:
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with db.session.begin_nested():
-                return _write(lead_list, columns, consent, request_info)
+                return _write(lead_list, columns, consent, request_info, summary)
         except (IntegrityError, _Collision):
             # Another capture, import or edit changed this person's leads between
             # our statements (PostgreSQL; SQLite writers take turns): look again.
@@ -340,6 +347,7 @@ def _write(
     columns: dict[str, Any],
     consent: ConsentInput | None,
     request_info: RequestInfo,
+    summary: str,
 ) -> CaptureResult:
     stamp = utcnow()
     workspace_id = lead_list.workspace_id
@@ -357,7 +365,7 @@ def _write(
             lead_id=outcome.lead_id,
             type=(ActivityType.CREATED if outcome.created else ActivityType.UPDATED).value,
             occurred_at=stamp,
-            summary=f"Captured from form {lead_list.name}"[:500],
+            summary=summary[:500],
             data=data,
         )
     )

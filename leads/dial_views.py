@@ -19,8 +19,8 @@ from leads.dialing import Rules, claim_next, held_lead, release, summarize
 from leads.dispositions import (
     Disposition,
     DispositionError,
-    Outcome,
     Result,
+    announce,
     dispose,
     due_callback_count,
     open_callbacks,
@@ -30,7 +30,6 @@ from leads.models import Lead
 from leads.normalize import describe_local_time
 from leads.saved_views import ViewError, describe, filters_from_args, get_usable_view, save_view
 from leads.saved_views import usable_views as views_for
-from leads.signals import call_logged, lead_qualified
 from leads.timeline import timeline
 
 SESSION_TEMPLATE = "dialing/session.html"
@@ -153,22 +152,8 @@ def dial_dispose():
             lead = claim_next(current_user, view.filters if view else {}, holds_none=recorded)
     except DispositionError as exc:
         return _card(held_lead(current_user), view, error=str(exc), status=422, form=request.form)
-    _announce(outcome)
+    announce(outcome, current_user)
     return _card(lead, view, message=MESSAGES.get(outcome.result, ""))
-
-
-def _announce(outcome: Outcome) -> None:
-    """Tell the packages above what the committed call did."""
-    if outcome.recorded is None or not (call_logged.receivers or lead_qualified.receivers):
-        return
-    called = db.session.get(Lead, outcome.lead_id)
-    recorded = outcome.recorded
-    call_logged.send(
-        called, user_id=current_user.id, outcome=recorded.key, category=recorded.category,
-        cadence_event=recorded.cadence_event,
-    )  # fmt: skip
-    if outcome.qualified:
-        lead_qualified.send(called, user_id=current_user.id)
 
 
 @bp.post("/dial/skip")

@@ -8,7 +8,8 @@ longer holds (another tab, an expired lease taken by someone else) is refused.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
@@ -24,6 +25,7 @@ from leads.dialing import Rules
 from leads.metrics_rollups import call_facts, count_call
 from leads.models import ActivityType, Lead, LeadStatus
 from leads.normalize import _zone
+from leads.signals import call_logged, lead_qualified
 from leads.timeline import record
 
 MAX_CALL_SECONDS = 4 * 3600
@@ -231,6 +233,55 @@ def _apply(lead, user, outcome, at, rules, due, note) -> None:
                old=old, new=lead.status)  # fmt: skip
     if outcome.do_not_contact:
         dnc.add_lead(lead, user, f"Disposition: {outcome.label}")
+
+
+def announce(outcome: Outcome, user: User) -> None:
+    """Tell the packages above what a committed call did."""
+    if outcome.recorded is None or not (call_logged.receivers or lead_qualified.receivers):
+        return
+    called = db.session.get(Lead, outcome.lead_id)
+    recorded = outcome.recorded
+    call_logged.send(
+        called, user_id=user.id, outcome=recorded.key, category=recorded.category,
+        cadence_event=recorded.cadence_event,
+    )  # fmt: skip
+    if outcome.qualified:
+        lead_qualified.send(called, user_id=user.id)
+
+
+def idempotency_token(user: User, key: str) -> str:
+    """The lease token standing for a client's idempotency key: one call per user and key."""
+    return hashlib.sha256(f"{user.id}:{key}".encode()).hexdigest()[:32]
+
+
+def dispose_lead(
+    user: User, lead_id: int, idempotency_key: str, entry: Disposition, at: datetime | None = None
+) -> Outcome:
+    """Record a call on a lead the user may see, without a dial-screen claim (the API).
+
+    The idempotency key names the call, as a claim's token does on the dial screen, so a
+    retried request records it once: the second finds the call and changes nothing.
+    The lead is claimed for the user and disposed of by `dispose`, so the call counts
+    and acts exactly as one made on the dial screen. The caller commits.
+    """
+    at = at or utc_now()
+    token = idempotency_token(user, idempotency_key)
+    lead = db.session.scalar(sa.select(Lead).where(Lead.id == lead_id).with_for_update())
+    # Looked for under the lead's lock: a concurrent retry waits, then finds the call.
+    done = db.session.scalar(sa.select(CallAttempt.lead_id).where(CallAttempt.lease_token == token))
+    if done is not None:
+        return Outcome(Result.ALREADY_RECORDED, done)
+    held_by_other = (
+        lead.dial_leased_by_id not in (None, user.id)
+        and lead.dial_lease_until is not None
+        and lead.dial_lease_until > at
+    )
+    if held_by_other:
+        raise DispositionError("Someone is calling this lead on the dial screen; try again later.")
+    lead.dial_lease_token, lead.dial_leased_by_id = token, user.id
+    lead.dial_lease_until = at + timedelta(minutes=1)
+    db.session.flush()
+    return dispose(user, replace(entry, token=token), at)
 
 
 def open_callbacks(user: User, limit: int = 100) -> list[Callback]:

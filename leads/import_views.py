@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
-from pathlib import Path
 
 import sqlalchemy as sa
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -30,7 +27,14 @@ from app.models import Role
 from leads import bp
 from leads.export import safe_cell
 from leads.import_undo import start_undo
-from leads.imports import queue_import, request_cancel, source_path
+from leads.imports import (
+    UploadError,
+    format_dict,
+    queue_import,
+    request_cancel,
+    source_path,
+    store_upload,
+)
 from leads.mapping import (
     ColumnMapping,
     Target,
@@ -48,10 +52,9 @@ from leads.models import (
     MappingTemplate,
     SuppressionPolicy,
 )
-from leads.sources import SourceError, SourceFormat, preview, sniff
+from leads.sources import SourceError, SourceFormat, preview
 
 IMPORTERS = (Role.ADMIN, Role.MANAGER, Role.MARKETER)
-UPLOAD_SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx"}
 MAX_ROWS = 1_048_576
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1", "shift_jis", "gb18030")
 DELIMITERS = {",": "Comma", ";": "Semicolon", "\t": "Tab", "|": "Pipe"}
@@ -83,40 +86,12 @@ def new_import():
     """Upload a CSV or XLSX file; it is stored under a generated name and sniffed."""
     if request.method == "GET":
         return render_template("imports/new.html", error=None)
-    upload = request.files.get("file")
-    suffix = Path(upload.filename or "").suffix.lower() if upload else ""
-    if not upload or not upload.filename:
-        return render_template("imports/new.html", error="Choose a file to upload."), 422
-    if suffix not in UPLOAD_SUFFIXES:
-        error = "Leadline reads .csv and .xlsx files. Save the sheet as one of those and try again."
-        return render_template("imports/new.html", error=error), 422
-    folder = Path(current_app.instance_path) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    stored_name = f"{uuid.uuid4().hex}{suffix if suffix == '.xlsx' else '.csv'}"
-    path = folder / stored_name
-    upload.save(path)
     try:
-        sniffed = sniff(path, upload.filename)
-    except SourceError as exc:
-        path.unlink(missing_ok=True)
+        run = store_upload(request.files.get("file"), current_user)
+    except UploadError as exc:
         return render_template("imports/new.html", error=str(exc)), 422
-    run = ImportRun(
-        workspace_id=current_user.workspace_id,
-        created_by_id=current_user.id,
-        original_name=Path(upload.filename).name[:255],
-        stored_name=stored_name,
-        file_size=path.stat().st_size,
-        source_format=_format_dict(sniffed.format),
-        default_region=current_user.workspace.default_region,
-    )
-    db.session.add(run)
     db.session.commit()
     return redirect(url_for("leads.import_setup", run_id=run.id))
-
-
-def _format_dict(fmt: SourceFormat) -> dict:
-    return {"kind": fmt.kind, "encoding": fmt.encoding, "delimiter": fmt.delimiter,
-            "header_row": fmt.header_row, "sheet": fmt.sheet}  # fmt: skip
 
 
 def _format_from(args: MultiDict, run: ImportRun) -> SourceFormat:
@@ -236,7 +211,7 @@ def start_import(run_id: int):
         run.list_id = lead_list.id
     elif chosen_list is not None:
         run.list_id = chosen_list
-    run.source_format = _format_dict(context["fmt"])
+    run.source_format = format_dict(context["fmt"])
     run.mapping = mapping_to_json(context["mapping"])
     run.total_estimate = context["sample"].total_estimate
     run.source = (request.form.get("source") or "").strip()[:120] or run.original_name[:120]

@@ -17,17 +17,27 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 from rq import Retry
+from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
-from app.models import utcnow
+from app.models import User, utcnow
 from app.queue import enqueue
 from leads.import_chunks import ChunkResult, RowError, RunSettings, normalize_chunk
 from leads.import_undo import undo_import
 from leads.import_workers import NormalizedChunks, rare_collections
 from leads.import_writer import ImportSuperseded, record_errors, write_chunk
-from leads.models import ImportRun, ImportStatus, Lead
+from leads.mapping import ColumnMapping, mapping_to_json, suggest_mapping, validate_mapping
+from leads.models import DuplicatePolicy, ImportRun, ImportStatus, Lead
 from leads.signals import import_finished
-from leads.sources import RowProblem, SourceFormat, SourceRow, read_rows
+from leads.sources import (
+    RowProblem,
+    SourceError,
+    SourceFormat,
+    SourceRow,
+    preview,
+    read_rows,
+    sniff,
+)
 
 CHUNK_ROWS = 2000
 MAX_ROWS = 1_048_576  # what a spreadsheet holds; the rest of a file is refused
@@ -54,6 +64,81 @@ def queue_import(run: ImportRun) -> None:
 def request_cancel(run: ImportRun) -> None:
     """Ask the running import to stop; it undoes what it did and ends as cancelled."""
     run.cancel_requested = True
+
+
+UPLOAD_SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx"}
+
+
+class UploadError(ValueError):
+    """An upload Leadline cannot read; the message says what to do."""
+
+
+def store_upload(upload: FileStorage | None, user: User) -> ImportRun:
+    """Store an uploaded file under a generated name, sniff it and open a run. Caller commits.
+
+    Raises UploadError for a missing, unreadable or unsupported file.
+    """
+    suffix = Path(upload.filename or "").suffix.lower() if upload else ""
+    if not upload or not upload.filename:
+        raise UploadError("Choose a file to upload.")
+    if suffix not in UPLOAD_SUFFIXES:
+        raise UploadError(
+            "Leadline reads .csv and .xlsx files. Save the sheet as one of those and try again."
+        )
+    folder = Path(current_app.instance_path) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    stored_name = f"{uuid.uuid4().hex}{suffix if suffix == '.xlsx' else '.csv'}"
+    path = folder / stored_name
+    upload.save(path)
+    try:
+        sniffed = sniff(path, upload.filename)
+    except SourceError as exc:
+        path.unlink(missing_ok=True)
+        raise UploadError(str(exc)) from None
+    run = ImportRun(
+        workspace_id=user.workspace_id,
+        created_by_id=user.id,
+        original_name=Path(upload.filename).name[:255],
+        stored_name=stored_name,
+        file_size=path.stat().st_size,
+        source_format=format_dict(sniffed.format),
+        default_region=user.workspace.default_region,
+    )
+    db.session.add(run)
+    return run
+
+
+def format_dict(fmt: SourceFormat) -> dict:
+    return {"kind": fmt.kind, "encoding": fmt.encoding, "delimiter": fmt.delimiter,
+            "header_row": fmt.header_row, "sheet": fmt.sheet}  # fmt: skip
+
+
+def start_mapped_run(
+    run: ImportRun, mapping: list[ColumnMapping] | None, list_id: int | None,
+    source: str | None, duplicate_policy: DuplicatePolicy,
+) -> list[str]:  # fmt: skip
+    """Map a stored run's columns (the suggestion where ``mapping`` is None) and queue it.
+
+    Returns the problems that keep it from starting, changing nothing then. Caller commits.
+    """
+    try:
+        sample = preview(source_path(run), SourceFormat(**run.source_format))
+    except SourceError as exc:
+        return [str(exc)]
+    width = len(sample.headers)
+    if mapping is None:
+        mapping = suggest_mapping(sample.headers, sample.rows)
+    elif len(mapping) != width:
+        return [f"The file has {width} columns; give a mapping for each of them, in order."]
+    if problems := validate_mapping(mapping):
+        return problems
+    run.mapping = mapping_to_json(mapping)
+    run.list_id = list_id
+    run.total_estimate = sample.total_estimate
+    run.source = (source or "").strip()[:120] or run.original_name[:120]
+    run.duplicate_policy = duplicate_policy.value
+    queue_import(run)
+    return []
 
 
 def source_path(run: ImportRun) -> Path:

@@ -8,10 +8,11 @@ bp = Blueprint("sync", __name__)
 
 
 def init_app(app: Flask) -> None:
+    from app.api import register_api_blueprint
     from app.cli import CronEntry, add_cron
     from leads.metrics import set_won_source
     from leads.signals import lead_qualified
-    from sync import board_views, crm_views, models, setup_views, views  # noqa: F401  (routes)
+    from sync import api, board_views, crm_views, models, setup_views, views  # noqa: F401
     from sync.crm_targets import SOURCE
     from sync.listeners import on_lead_qualified
     from sync.pipeline import won_deals
@@ -25,6 +26,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("HANDOFF_TARGETS", ("pipeline",))
     app.config.setdefault("DEFAULT_CURRENCY", "USD")
     app.register_blueprint(bp)
+    register_api_blueprint(app, api.blp)
     lead_qualified.connect(on_lead_qualified)
     set_won_source(won_deals)  # the metrics' funnel ends at won, income goals read value
     add_cron(app, CronEntry("sync.jobs.sweep_handoffs", interval=60))

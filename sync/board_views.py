@@ -6,7 +6,6 @@ import logging
 
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
-from redis.exceptions import RedisError
 
 from app.access import roles_required
 from app.extensions import db
@@ -14,8 +13,7 @@ from app.forms import parse_id
 from app.htmx import hx_redirect, is_htmx, render
 from app.models import Role
 from sync import bp
-from sync.inbound import carry_back
-from sync.jobs import queue_carry_back
+from sync.jobs import flow_back
 from sync.models import Contact, Deal, Pipeline, Stage, StageOutcome
 from sync.pipeline import (
     DealChanges,
@@ -63,20 +61,6 @@ def board_page(pipeline_id: int | None):
     return _board_page(chosen or pipelines[0])
 
 
-def _flow_back() -> None:
-    # The lead should follow at once; the job (and the sweep behind it) carries on
-    # if this process cannot.
-    try:
-        carry_back()
-    except Exception:
-        db.session.rollback()
-        log.warning("carrying deal changes back failed; the job will retry", exc_info=True)
-    try:
-        queue_carry_back()
-    except RedisError:
-        log.warning("could not queue the carry-back job; the sweep will", exc_info=True)
-
-
 @bp.post("/deals/<int:deal_id>/move")
 @roles_required(*DEAL_ROLES)
 def move(deal_id: int):
@@ -91,7 +75,7 @@ def move(deal_id: int):
         return hx_redirect(url) if is_htmx() else redirect(url)
     move_deal(deal, stage, current_user, request.form.get("lost_reason"))
     db.session.commit()
-    _flow_back()
+    flow_back()
     if is_htmx():
         return _board_page(deal.pipeline)
     return redirect(url_for("sync.board_page", pipeline_id=deal.pipeline_id))
@@ -122,7 +106,7 @@ def edit_deal(deal_id: int):
         db.session.rollback()
         return _deal_page(deal, status=422, problems=problems, form=form)
     db.session.commit()
-    _flow_back()
+    flow_back()
     flash("Saved the deal.", "success")
     return redirect(url_for("sync.deal", deal_id=deal.id))
 
@@ -143,7 +127,7 @@ def close_deal(deal_id: int):
         return _deal_page(deal, status=422, problems={"close": str(problem)},
                           form={"lost_reason": request.form.get("lost_reason", "")})  # fmt: skip
     db.session.commit()
-    _flow_back()
+    flow_back()
     flash(f"Marked {deal.title} {outcome}.", "success")
     return redirect(url_for("sync.deal", deal_id=deal.id))
 
@@ -158,7 +142,7 @@ def deal_note(deal_id: int):
         return _deal_page(deal, status=422, problems={"note": "Write something first."})
     add_deal_note(deal, text, current_user)
     db.session.commit()
-    _flow_back()
+    flow_back()
     return redirect(url_for("sync.deal", deal_id=deal.id))
 
 

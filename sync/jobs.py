@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import time
+
+from redis.exceptions import RedisError
 
 from app.extensions import db
 from app.queue import enqueue, job
 from sync.handoff import deliver_due, due_count, open_missing_handoffs
 from sync.inbound import carry_back
 from sync.targets import get_target, known_targets
+
+log = logging.getLogger(__name__)
 
 
 def _bucket() -> int:
@@ -24,6 +29,23 @@ def queue_delivery(target: str) -> None:
 
 def queue_carry_back() -> None:
     enqueue("sync.jobs.carry_back_deal_activities", job_id=f"sync-carry-back-{_bucket()}")
+
+
+def flow_back() -> None:
+    """Carry deal changes back to their leads now, after a person's change was committed.
+
+    The lead should follow at once; the job (and the sweep behind it) carries on if
+    this process cannot.
+    """
+    try:
+        carry_back()
+    except Exception:
+        db.session.rollback()
+        log.warning("carrying deal changes back failed; the job will retry", exc_info=True)
+    try:
+        queue_carry_back()
+    except RedisError:
+        log.warning("could not queue the carry-back job; the sweep will", exc_info=True)
 
 
 @job

@@ -261,3 +261,25 @@ def service_env(app_config) -> dict[str, str]:
         "PIPELINE_DATABASE_URL": app_config["SQLALCHEMY_BINDS"]["pipeline"],
         "REDIS_URL": app_config["REDIS_URL"],
     }
+
+
+@pytest.fixture
+def api_headers(app):
+    """Factory: the Authorization header of a new API token of ``user`` (every scope by
+    default)."""
+    from app.api import SCOPES, create_token
+
+    def build(user: User, *scopes: str) -> dict[str, str]:
+        _, secret = create_token(user, "test", scopes or SCOPES)
+        db.session.commit()
+        return {"Authorization": f"Bearer {secret}"}
+
+    return build
+
+
+@pytest.fixture
+def api_client(app) -> Client:
+    """A client as another program is: no CSRF token, no session, only what it sends."""
+    client = app.test_client()
+    client.csrf = False
+    return client

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0015_cadence_rules'
-down_revision = "0012_metrics_speed"
+down_revision = "0013_api_tokens"
 branch_labels = None
 depends_on = None
 

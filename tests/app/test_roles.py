@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.api import SCOPES, create_token
+from app.extensions import db
 from app.models import Role
 
 PUBLIC = "public"
@@ -162,6 +164,22 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "admin.edit_team": ADMIN,
     "admin.system_page": ADMIN,
     "admin.job_action": ADMIN,
+    "tokens.api_tokens": ANY,
+    "tokens.revoke_api_token": ANY,
+    # The JSON API: the token's user's roles, as on the pages (tests/app/test_api.py
+    # checks the scopes and the scoping of what each call sees).
+    "api-docs.openapi_json": PUBLIC,
+    "api_leads.search_leads": ANY,
+    "api_leads.create_lead": IMPORTERS,
+    "api_leads.get_lead": ANY,
+    "api_leads.update_lead": ANY,
+    "api_leads.lead_activities": ANY,
+    "api_leads.record_disposition": ANY,
+    "api_leads.start_import": IMPORTERS,
+    "api_leads.import_status": IMPORTERS,
+    "api_deals.list_deals": DEAL_ROLES,
+    "api_deals.get_deal": DEAL_ROLES,
+    "api_deals.update_deal": DEAL_ROLES,
 }
 
 URL_VALUES = {
@@ -191,7 +209,12 @@ URL_VALUES = {
     "step_id": 999_999,
     "enrollment_id": 999_999,
     "change": "pause",
+    "token_id": 999_999,
 }
+
+
+def _is_api(app, endpoint: str) -> bool:
+    return hasattr(app.view_functions[endpoint], "api_scope")
 
 
 def _rules(app):
@@ -216,11 +239,17 @@ def test_views_declare_the_roles_the_table_expects(app):
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
 def test_role_matrix(app, client, make_user, login, role):
-    login(make_user(role))
+    user = make_user(role)
+    login(user)
+    # API calls go as the same user, by a token holding every scope: only roles decide.
+    _, secret = create_token(user, "every scope", SCOPES)
+    db.session.commit()
+    bearer = {"Authorization": f"Bearer {secret}"}
     for endpoint, url, methods in _rules(app):
         allowed = EXPECTED[endpoint]
+        headers = bearer if _is_api(app, endpoint) else {}
         for method in methods:
-            response = client.open(url, method=method)
+            response = client.open(url, method=method, headers=headers)
             if allowed == PUBLIC or role in allowed:
                 assert response.status_code != 403, (role, method, url)
             else:
@@ -233,6 +262,11 @@ def test_anonymous_visitors_are_sent_to_sign_in(app, client):
             continue
         for method in methods:
             response = client.open(url, method=method)
+            if _is_api(app, endpoint):
+                # No token: a JSON 401, never a redirect to a sign-in page.
+                assert response.status_code == 401, (method, url)
+                assert response.get_json()["code"] == 401
+                continue
             assert response.status_code == 302, (method, url)
             assert response.headers["Location"].startswith("/login"), url
 
