@@ -14,6 +14,8 @@ def init_app(app: Flask) -> None:
         dial_models,
         dial_views,
         dnc_views,
+        erasure_models,
+        erasure_views,
         import_views,
         metrics_models,
         metrics_views,

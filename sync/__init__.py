@@ -10,10 +10,11 @@ bp = Blueprint("sync", __name__)
 def init_app(app: Flask) -> None:
     from app.cli import CronEntry, add_cron
     from leads.metrics import set_won_source
-    from leads.signals import lead_qualified
+    from leads.signals import erasure_committed, lead_erased, lead_qualified
     from sync import board_views, crm_views, models, setup_views, views  # noqa: F401  (routes)
     from sync.crm_targets import SOURCE
-    from sync.listeners import on_lead_qualified
+    from sync.erasure import on_lead_erased
+    from sync.listeners import on_erasure_committed, on_lead_qualified
     from sync.pipeline import won_deals
     from sync.pipeline_target import deliver_to_pipeline
     from sync.targets import Target, register_source, register_target
@@ -26,5 +27,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("DEFAULT_CURRENCY", "USD")
     app.register_blueprint(bp)
     lead_qualified.connect(on_lead_qualified)
+    lead_erased.connect(on_lead_erased)
+    erasure_committed.connect(on_erasure_committed)
     set_won_source(won_deals)  # the metrics' funnel ends at won, income goals read value
     add_cron(app, CronEntry("sync.jobs.sweep_handoffs", interval=60))

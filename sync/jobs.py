@@ -6,6 +6,8 @@ import time
 
 from app.extensions import db
 from app.queue import enqueue, job
+from sync.erasure import deliver_erasures as deliver_due_erasures
+from sync.erasure import due_targets as erasure_targets
 from sync.handoff import deliver_due, due_count, open_missing_handoffs
 from sync.inbound import carry_back
 from sync.targets import get_target, known_targets
@@ -22,6 +24,11 @@ def queue_delivery(target: str) -> None:
     enqueue("sync.jobs.deliver_handoffs", target, job_id=f"sync-deliver-{target}-{_bucket()}")
 
 
+def queue_erasures(target: str) -> None:
+    """Ask a worker to send the target's due deletes of erased people."""
+    enqueue("sync.jobs.deliver_erasures", target, job_id=f"sync-erase-{target}-{_bucket()}")
+
+
 def queue_carry_back() -> None:
     enqueue("sync.jobs.carry_back_deal_activities", job_id=f"sync-carry-back-{_bucket()}")
 
@@ -31,6 +38,12 @@ def deliver_handoffs(target_name: str) -> int:
     """Deliver one target's due ledger rows in batches; returns how many were delivered."""
     target = get_target(target_name)
     return deliver_due(target) if target else 0
+
+
+@job
+def deliver_erasures(target_name: str) -> int:
+    """Send one target's due deletes; returns how many the target confirmed."""
+    return deliver_due_erasures(target_name)
 
 
 @job
@@ -51,5 +64,7 @@ def sweep_handoffs() -> int:
     for target in known_targets():
         if due_count(target.name):
             queue_delivery(target.name)
+    for target in erasure_targets():
+        queue_erasures(target)
     queue_carry_back()
     return opened

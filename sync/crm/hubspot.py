@@ -18,7 +18,7 @@ from redis import Redis
 from sync.crm import fields
 from sync.crm.base import CrmTarget, Delivery, HandoffItem
 from sync.crm.config import build_client, common_errors, token_error
-from sync.crm.http import Transient
+from sync.crm.http import Rejected, Transient
 from sync.crm.hubspot_batch import BatchSender, Entry
 
 BASE_URL = "https://api.hubapi.com"
@@ -111,6 +111,20 @@ class HubSpotTarget(CrmTarget):
             self._companies(delivery, delivery.open(chunk))
             self._deals(delivery, delivery.open(chunk))
             self._associate(delivery, delivery.open(chunk))
+            delivery.finish(chunk)
+
+    def _erase(self, delivery: Delivery) -> None:
+        # Contacts alone hold the person; archiving one that is gone answers 204 too.
+        known = [item for item in delivery.items if item.external_ids.get("contact")]
+        for start in range(0, len(known), self.batch_size):
+            chunk = known[start : start + self.batch_size]
+            inputs = [{"id": item.external_ids["contact"]} for item in chunk]
+            try:
+                self.client.request(
+                    "POST", "/crm/v3/objects/contacts/batch/archive", json={"inputs": inputs}
+                )
+            except Rejected as error:
+                delivery.fail_all(chunk, error)
             delivery.finish(chunk)
 
     # -- contacts ------------------------------------------------------------------

@@ -52,6 +52,8 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.dnc_add": ANY,
     "leads.dnc_import": ANY,
     "leads.dnc_remove": frozenset({Role.ADMIN, Role.MANAGER}),
+    "leads.erase_confirm": MANAGERS,
+    "leads.erase_lead": MANAGERS,
     "leads.edit_list": IMPORTERS,
     "leads.list_capture": IMPORTERS,
     "leads.imports": IMPORTERS,

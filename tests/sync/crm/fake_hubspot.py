@@ -7,6 +7,8 @@ property or a duplicate id, 401 ``INVALID_AUTHENTICATION`` for a wrong token, an
 with Retry-After over a rolling window when ``limit`` is set. ``faults`` scripts
 answers for the next requests ("429", "500", "502-html", "slow", "malformed",
 "no-results").
+``batch/archive`` deletes objects and answers 204 with no body, also for ids it
+does not know, as HubSpot does.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ PROPERTIES = {
     "deals": {"dealname", "amount", "deal_currency_code", "dealstage", "pipeline", "closedate"},
 }
 _OBJECT = re.compile(r"^/crm/v3/objects/(contacts|companies|deals)/batch/(upsert|create|update)$")
+_ARCHIVE = re.compile(r"^/crm/v3/objects/(contacts|companies|deals)/batch/archive$")
 _ASSOCIATE = re.compile(r"^/crm/v4/associations/(\w+)/(\w+)/batch/associate/default$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -65,6 +68,7 @@ class FakeHubSpot:
     def __init__(self, limit: int | None = None, window: float = 10.0, slow: float = 1.0) -> None:
         self.objects: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in PROPERTIES}
         self.associations: set[tuple[str, str, str, str]] = set()
+        self.archived: dict[str, list[str]] = {t: [] for t in PROPERTIES}
         self.faults: list[str] = []
         self.flaky: Counter[str] = Counter()  # email -> times its upsert fails with a 207
         self.properties = {k: set(v) for k, v in PROPERTIES.items()}
@@ -168,6 +172,8 @@ class FakeHubSpot:
             return self._objects(match.group(1), match.group(2), inputs)
         if match := _ASSOCIATE.match(request.path):
             return self._associate(match.group(1), match.group(2), inputs)
+        if match := _ARCHIVE.match(request.path):
+            return self._archive(match.group(1), inputs)
         return _error(404, "OBJECT_NOT_FOUND", f"Unable to route {request.path}")
 
     # -- objects -------------------------------------------------------------------
@@ -269,6 +275,17 @@ class FakeHubSpot:
         if new is not None:
             result["new"] = new
         return result
+
+    def _archive(self, object_type: str, inputs: list[dict]) -> Response:
+        for one in inputs:
+            object_id = str(one.get("id"))
+            stored = self.objects[object_type].pop(object_id, None)
+            if stored is not None:
+                self.archived[object_type].append(object_id)
+                if object_type == "contacts":
+                    self._emails.pop(str(stored.get("email", "")).lower(), None)
+                self.associations = {a for a in self.associations if object_id not in a}
+        return Response(status=204)
 
     # -- associations --------------------------------------------------------------
 
