@@ -6,9 +6,11 @@ endpoints with HubSpot's shapes: 200/201 with ``results``, 207 with ``errors`` w
 property or a duplicate id, 401 ``INVALID_AUTHENTICATION`` for a wrong token, and 429
 with Retry-After over a rolling window when ``limit`` is set. ``faults`` scripts
 answers for the next requests ("429", "500", "502-html", "slow", "malformed",
-"no-results").
-``batch/archive`` deletes objects and answers 204 with no body, also for ids it
-does not know, as HubSpot does.
+"no-results"). Deals upsert on a property with unique values (``hasUniqueValue``), as
+HubSpot allows for any such property; ``/crm/v3/properties/deals`` reads and creates
+properties. ``stall`` names a path whose next request is applied, then answered only
+after ``slow`` seconds (a worker can be killed while it waits). ``batch/archive``
+deletes objects and answers 204 with no body, also for ids it does not know.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 from werkzeug import Request, Response
 
+DEAL_KEY = "leadline_handoff_key"
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 PROPERTIES = {
     "contacts": {
@@ -45,6 +48,7 @@ PROPERTIES = {
 }
 _OBJECT = re.compile(r"^/crm/v3/objects/(contacts|companies|deals)/batch/(upsert|create|update)$")
 _ARCHIVE = re.compile(r"^/crm/v3/objects/(contacts|companies|deals)/batch/archive$")
+_PROPERTY = re.compile(r"^/crm/v3/properties/(contacts|companies|deals)(?:/(\w+))?$")
 _ASSOCIATE = re.compile(r"^/crm/v4/associations/(\w+)/(\w+)/batch/associate/default$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -65,13 +69,26 @@ def _error(status: int, category: str, message: str, **extra: Any) -> Response:
 
 
 class FakeHubSpot:
-    def __init__(self, limit: int | None = None, window: float = 10.0, slow: float = 1.0) -> None:
+    def __init__(
+        self,
+        limit: int | None = None,
+        window: float = 10.0,
+        slow: float = 1.0,
+        deal_key: bool = True,
+    ) -> None:
         self.objects: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in PROPERTIES}
         self.associations: set[tuple[str, str, str, str]] = set()
         self.archived: dict[str, list[str]] = {t: [] for t in PROPERTIES}
         self.faults: list[str] = []
         self.flaky: Counter[str] = Counter()  # email -> times its upsert fails with a 207
         self.properties = {k: set(v) for k, v in PROPERTIES.items()}
+        # Properties with unique values, by object type: what an upsert may key on.
+        self.unique: dict[str, set[str]] = {t: set() for t in PROPERTIES}
+        if deal_key:
+            self.properties["deals"].add(DEAL_KEY)
+            self.unique["deals"].add(DEAL_KEY)
+        self.stall: str | None = None
+        self.stalled = threading.Event()
         self.requests: list[tuple[str, str, Any]] = []
         self.statuses: Counter[int] = Counter()
         self.limit, self.window, self.slow = limit, window, slow
@@ -97,9 +114,16 @@ class FakeHubSpot:
             if response is None:
                 response = self._route(request, body)
             self.statuses[response.status_code] += 1
-        if fault == "slow":
+        if fault == "slow" or self._stalls(request.path):
             time.sleep(self.slow)  # the write above happened; the answer comes too late
         return response
+
+    def _stalls(self, path: str) -> bool:
+        if self.stall != path:
+            return False
+        self.stall = None
+        self.stalled.set()
+        return True
 
     def _throttle(self) -> Response | None:
         if not self.limit:
@@ -163,6 +187,8 @@ class FakeHubSpot:
     def _route(self, request: Request, body: Any) -> Response:
         if request.method == "GET" and request.path == "/crm/v3/objects/contacts":
             return _json(200, {"results": list(self.objects["contacts"].values())[:1]})
+        if match := _PROPERTY.match(request.path):
+            return self._property(request.method, match.group(1), match.group(2), body)
         if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
             return _error(400, "VALIDATION_ERROR", "Invalid input JSON on line 1")
         inputs = body["inputs"]
@@ -222,7 +248,23 @@ class FakeHubSpot:
             )
         return None
 
+    def _property(self, method: str, object_type: str, name: str | None, body: Any) -> Response:
+        if method == "GET" and name:
+            if name not in self.properties[object_type]:
+                return _error(404, "OBJECT_NOT_FOUND", f"Unable to find property {name}")
+            return _json(200, {"name": name, "hasUniqueValue": name in self.unique[object_type]})
+        if method == "POST" and not name and isinstance(body, dict) and body.get("name"):
+            if body["name"] in self.properties[object_type]:
+                return _error(409, "OBJECT_ALREADY_EXISTS", f"{body['name']} already exists")
+            self.properties[object_type].add(body["name"])
+            if body.get("hasUniqueValue"):
+                self.unique[object_type].add(body["name"])
+            return _json(201, {**body, "createdAt": _now()})
+        return _error(400, "VALIDATION_ERROR", "Invalid property request")
+
     def _upsert(self, object_type: str, one: dict) -> dict:
+        if object_type != "contacts":
+            return self._upsert_unique(object_type, one)
         email = str(one.get("id", "")).lower()
         if one.get("idProperty") != "email" or not _EMAIL.match(email):
             return _item_error("VALIDATION_ERROR", f"Email address {email} is invalid", email)
@@ -237,6 +279,21 @@ class FakeHubSpot:
         stored = self._store(object_type, props)
         self._emails[email] = stored["hs_object_id"]
         return self._result(object_type, stored, new=True)
+
+    def _upsert_unique(self, object_type: str, one: dict) -> dict:
+        key, value = one.get("idProperty"), str(one.get("id", ""))
+        if key not in self.unique[object_type]:
+            return _item_error(
+                "VALIDATION_ERROR", f"{key} is not a unique property of {object_type}", value
+            )
+        props = {**one.get("properties", {}), key: value}
+        existing = next(
+            (o for o in self.objects[object_type].values() if str(o.get(key)) == value), None
+        )
+        if existing:
+            existing.update(props)
+            return self._result(object_type, existing, new=False)
+        return self._result(object_type, self._store(object_type, props), new=True)
 
     def _create(self, object_type: str, one: dict) -> dict:
         stored = self._store(object_type, dict(one.get("properties", {})))

@@ -223,7 +223,7 @@ def test_an_erased_person_is_nowhere_and_every_crm_gets_its_delete(
 
 
 def test_a_crm_that_is_down_gets_the_delete_from_the_backlog(
-    app, workspace, server, hubspot, admin, promoted
+    app, workspace, server, hubspot, admin, promoted, client, login
 ):
     stored = stored_target(workspace, "hubspot", token=HUBSPOT_TOKEN, base_url=server.url_for("/"))
     lead = promoted(email="gone.soon@erasure-example.org")
@@ -237,6 +237,9 @@ def test_a_crm_that_is_down_gets_the_delete_from_the_backlog(
     assert hubspot.by_email("gone.soon@erasure-example.org") is not None
     # Not due yet: nothing is sent before the backoff has passed.
     assert deliver_erasures(stored.ledger_name) == 0
+    login(admin)
+    page = client.get("/sync").get_data(as_text=True)
+    assert "Deletes of erased people" in page and "0 done · 1 waiting" in page
 
     hubspot.faults = []  # back up; the sweep queues the due deletes
     later = utcnow() + timedelta(hours=2)
