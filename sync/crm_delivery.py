@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from leads.models import Lead
 from sync.crm import HandoffItem, InvalidTarget, ItemResult, Outcome, target_for
+from sync.crm_secrets import unseal
 from sync.handoff import backoff_seconds
 from sync.models import (
     OPEN_HANDOFF_STATES,
@@ -44,7 +45,7 @@ def deliver_to_crm(stored_id: int, rows: Sequence[HandoffRow]) -> list[DeliveryR
     if stored is None:
         return [NeedsAttention("The CRM target was deleted.") for _ in rows]
     try:
-        crm = target_for(stored.kind, stored.settings, stored.field_mapping)
+        crm = target_for(stored.kind, unseal(stored.settings), stored.field_mapping)
     except InvalidTarget as invalid:
         return [NeedsAttention(f"The target's settings are incomplete: {invalid}") for _ in rows]
     items = handoff_items(rows)

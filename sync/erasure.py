@@ -21,6 +21,7 @@ from app.models import utcnow
 from sync.crm import InvalidTarget, target_for
 from sync.crm.base import HandoffItem
 from sync.crm_delivery import as_result
+from sync.crm_secrets import unseal
 from sync.handoff import CLAIM_LEASE, ledger_values
 from sync.models import (
     OPEN_HANDOFF_STATES,
@@ -178,7 +179,7 @@ def _send(target: str, rows: list[HandoffRow]) -> list:
         return [NeedsAttention("The CRM target was deleted; remove the person there by hand.")
                 for _ in rows]  # fmt: skip
     try:
-        crm = target_for(stored.kind, stored.settings, stored.field_mapping)
+        crm = target_for(stored.kind, unseal(stored.settings), stored.field_mapping)
     except InvalidTarget as invalid:
         return [NeedsAttention(f"The target's settings are incomplete: {invalid}") for _ in rows]
     db.session.commit()  # no transaction stays open while the vendor answers

@@ -1,4 +1,5 @@
-"""Erasure: the audit of each erasure, hashed suppression entries, deletes owed to CRMs.
+"""Erasure: the audit of each erasure, hashed suppression entries, deletes owed to CRMs;
+CRM tokens stored before encryption are sealed.
 
 Revision ID: 0014_erasure
 Revises: 0013_api_tokens
@@ -76,6 +77,23 @@ def upgrade_():
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_crm_erasures_idempotency_key'))
     )
     op.create_index('ix_crm_erasures_due', 'crm_erasures', ['target', 'state', 'next_attempt_at', 'id'], unique=False)
+    _seal_stored_tokens()
+
+
+def _seal_stored_tokens():
+    """Encrypt the tokens saved in the clear before this revision (with the app's key)."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        return
+    from sync.crm_secrets import seal
+
+    bind = op.get_bind()
+    targets = sa.table('crm_targets', sa.column('id', sa.Integer()), sa.column('settings', JSON))
+    for target_id, settings in bind.execute(sa.select(targets.c.id, targets.c.settings)).all():
+        sealed = seal(settings or {})
+        if sealed != settings:
+            bind.execute(targets.update().where(targets.c.id == target_id).values(settings=sealed))
 
 
 def downgrade_():
