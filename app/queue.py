@@ -134,6 +134,10 @@ def forget_jobs_mentioning(needles: Iterable[str]) -> int:
                 Job.fetch(job_id, connection=redis).delete()
             redis.delete(RESULTS_KEY_PREFIX + job_id.encode())
         redis.delete(key)
+    if forgotten:
+        # A snapshot on disk would still hold them until the next save.
+        with contextlib.suppress(RedisError):
+            redis.bgsave()
     return forgotten
 
 
