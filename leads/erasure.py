@@ -37,7 +37,6 @@ from leads.models import (
 from leads.signals import erasure_committed, lead_erased
 from leads.tasks import Task
 
-ERASERS = frozenset({"admin", "manager"})
 # Names shorter than this are not searched for in free text: "Al" is in too many words.
 MIN_NAME_NEEDLE = 5
 
@@ -260,14 +259,3 @@ def _after_commit(who: Person) -> dict[str, int]:
             finally:
                 connection.close()
     return counts
-
-
-def history(workspace_id: int, limit: int = 50) -> list[LeadErasure]:
-    return list(
-        db.session.scalars(
-            sa.select(LeadErasure)
-            .where(LeadErasure.workspace_id == workspace_id)
-            .order_by(LeadErasure.erased_at.desc())
-            .limit(limit)
-        )
-    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from app.access import roles_required
@@ -11,10 +11,17 @@ from app.htmx import render
 from app.models import Role
 from leads import bp
 from leads.erasure import ErasureRefused, erase, planned, same_person
+from leads.models import Lead
 from leads.queries import get_visible_lead
-from leads.views import _lead_or_404
 
 ERASERS = (Role.ADMIN, Role.MANAGER)
+
+
+def _lead_or_404(lead_id: int) -> Lead:
+    lead = get_visible_lead(current_user, lead_id)
+    if lead is None:
+        abort(404)
+    return lead
 
 
 def _page(lead, status: int = 200, error: str | None = None, chosen: set[int] | None = None):

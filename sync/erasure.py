@@ -22,6 +22,7 @@ from sync.crm import InvalidTarget, target_for
 from sync.crm.base import HandoffItem
 from sync.crm_delivery import as_result
 from sync.crm_secrets import unseal
+from sync.crm_targets import LEDGER_PREFIX
 from sync.handoff import CLAIM_LEASE, ledger_values
 from sync.models import (
     OPEN_HANDOFF_STATES,
@@ -38,7 +39,6 @@ from sync.models import (
 from sync.targets import HandoffRow, NeedsAttention
 
 ERASED_NAME = "Erased person"
-CRM_PREFIX = "crm-"
 
 
 def on_lead_erased(
@@ -69,7 +69,7 @@ def _owe_deletes(workspace_id: int, lead_ids: list[int], erasure_id: int) -> int
     rows = db.session.execute(
         sa.select(Handoff.target, Handoff.idempotency_key, Handoff.external_ids).where(
             Handoff.lead_id.in_(lead_ids),
-            Handoff.target.startswith(CRM_PREFIX),
+            Handoff.target.startswith(LEDGER_PREFIX),
             sa.or_(Handoff.attempts > 0, Handoff.state == HandoffState.DELIVERED.value),
         )
     ).all()
@@ -189,7 +189,7 @@ def _send(target: str, rows: list[HandoffRow]) -> list:
 
 
 def _stored_id(target: str) -> int:
-    suffix = target.removeprefix(CRM_PREFIX)
+    suffix = target.removeprefix(LEDGER_PREFIX)
     return int(suffix) if suffix.isdigit() else 0
 
 
