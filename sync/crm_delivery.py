@@ -22,6 +22,7 @@ from sync.crm_secrets import unseal
 from sync.handoff import backoff_seconds
 from sync.models import (
     OPEN_HANDOFF_STATES,
+    CrmErasure,
     Deal,
     Handoff,
     HandoffState,
@@ -80,7 +81,20 @@ def keep_external_ids(rows: Sequence[HandoffRow], answers: dict[str, ItemResult]
             .values(external_ids=sa.bindparam("b_ids")),
             updates,
         )
+        _tell_pending_deletes(rows, updates)
     db.session.commit()
+
+
+def _tell_pending_deletes(rows: Sequence[HandoffRow], updates: list[dict]) -> None:
+    """The person was erased while this delivery ran: the delete owed for it gets the ids."""
+    keys = {row.id: CrmErasure.key_for(row.idempotency_key) for row in rows}
+    db.session.execute(
+        sa.update(CrmErasure.__table__)
+        .where(CrmErasure.idempotency_key == sa.bindparam("b_key"))
+        .where(sa.or_(*(CrmErasure.state == state for state in OPEN_HANDOFF_STATES)))
+        .values(external_ids=sa.bindparam("b_ids")),
+        [{"b_key": keys[update["b_id"]], "b_ids": update["b_ids"]} for update in updates],
+    )
 
 
 def as_result(answer: ItemResult, attempts: int) -> DeliveryResult:

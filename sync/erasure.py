@@ -67,17 +67,24 @@ def _owe_deletes(workspace_id: int, lead_ids: list[int], erasure_id: int) -> int
     can die after the vendor answered), so it is owed a delete with the ids known.
     """
     rows = db.session.execute(
-        sa.select(Handoff.target, Handoff.idempotency_key, Handoff.external_ids).where(
+        sa.select(
+            Handoff.target, Handoff.idempotency_key, Handoff.external_ids, Handoff.state,
+            Handoff.next_attempt_at,
+        ).where(
             Handoff.lead_id.in_(lead_ids),
             Handoff.target.startswith(LEDGER_PREFIX),
             sa.or_(Handoff.attempts > 0, Handoff.state == HandoffState.DELIVERED.value),
         )
-    ).all()
+    ).all()  # fmt: skip
     now = utcnow()
     owed = [
         {"workspace_id": workspace_id, "erasure_id": erasure_id, "target": row.target,
-         "idempotency_key": f"erase-{row.idempotency_key}"[:64],
-         "state": HandoffState.PENDING.value, "attempts": 0, "next_attempt_at": now,
+         "idempotency_key": CrmErasure.key_for(row.idempotency_key),
+         "state": HandoffState.PENDING.value, "attempts": 0,
+         # A delivery in flight (its row leased) may still make the person at the CRM:
+         # the delete waits for its lease, and learns the ids it reports meanwhile.
+         "next_attempt_at": max(now, row.next_attempt_at) if row.state in OPEN_HANDOFF_STATES
+         else now,
          "external_ids": dict(row.external_ids or {}), "created_at": now, "updated_at": now}
         for row in rows
     ]  # fmt: skip

@@ -142,6 +142,11 @@ class CrmErasure(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     delivered_at: Mapped[datetime | None]
 
+    @staticmethod
+    def key_for(handoff_key: str) -> str:
+        """The delete's key, made from the hand-off's: a receiver can match the two."""
+        return f"erase-{handoff_key}"[:64]
+
 
 class CrmTargetKind(enum.StrEnum):
     HUBSPOT = "hubspot"

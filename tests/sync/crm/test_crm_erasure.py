@@ -35,9 +35,14 @@ from leads.models import (
     LeadList,
 )
 from leads.tasks import Task
+from sync.crm import target_for
+from sync.crm_delivery import as_result, handoff_items, keep_external_ids
+from sync.crm_secrets import unseal
 from sync.erasure import deliver_erasures
+from sync.handoff import CLAIM_LEASE, claim_due, record_results
 from sync.jobs import deliver_handoffs, sweep_handoffs
 from sync.models import Contact, CrmErasure, Deal, Handoff, HandoffState
+from sync.targets import get_target
 from tests.sync.crm.fake_hubspot import TOKEN as HUBSPOT_TOKEN
 from tests.sync.crm.fake_pipedrive import TOKEN as PIPEDRIVE_TOKEN
 from tests.sync.crm.webhook_receiver import SECRET, Receiver
@@ -339,3 +344,27 @@ def test_a_running_import_holding_the_person_makes_the_erasure_wait(
         erase([lead], admin)
     db.session.rollback()
     assert db.session.get(Lead, lead.id) is not None
+
+
+def test_a_delivery_in_flight_during_the_erasure_is_deleted_after_it(
+    app, workspace, server, hubspot, admin, promoted
+):
+    stored = stored_target(workspace, "hubspot", token=HUBSPOT_TOKEN, base_url=server.url_for("/"))
+    lead = promoted(email="in.flight@erasure-example.org")
+    target = get_target(stored.ledger_name)
+    # A worker holds the row and has read the lead; HubSpot has not answered yet.
+    claimed = claim_due(target, 10, utcnow())
+    items = handoff_items(claimed)
+    erase([lead], admin)
+    owed = db.session.scalars(sa.select(CrmErasure)).one()
+    assert owed.next_attempt_at >= utcnow() + CLAIM_LEASE - timedelta(seconds=5)
+
+    # The worker carries on as deliver_to_crm does: HubSpot now holds the person.
+    crm = target_for("hubspot", unseal(stored.settings))
+    answers = {answer.key: answer for answer in crm.deliver(list(items.values()))}
+    keep_external_ids(claimed, answers)
+    record_results(target, claimed, [as_result(a, 1) for a in answers.values()], utcnow())
+    assert hubspot.by_email("in.flight@erasure-example.org") is not None
+    assert deliver_erasures(stored.ledger_name) == 0  # waits for the lease
+    assert deliver_erasures(stored.ledger_name, now=utcnow() + CLAIM_LEASE) == 1
+    assert hubspot.by_email("in.flight@erasure-example.org") is None
