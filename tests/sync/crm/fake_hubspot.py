@@ -94,6 +94,7 @@ class FakeHubSpot:
         self.limit, self.window, self.slow = limit, window, slow
         self._hits: deque[float] = deque()
         self._emails: dict[str, str] = {}  # email -> contact id, HubSpot's unique index
+        self._by_unique: dict[tuple[str, str], dict[str, str]] = {}  # the others' indexes
         self._ids = itertools.count(1001)
         self._lock = threading.Lock()
 
@@ -287,13 +288,14 @@ class FakeHubSpot:
                 "VALIDATION_ERROR", f"{key} is not a unique property of {object_type}", value
             )
         props = {**one.get("properties", {}), key: value}
-        existing = next(
-            (o for o in self.objects[object_type].values() if str(o.get(key)) == value), None
-        )
+        index = self._by_unique.setdefault((object_type, key), {})
+        existing = self.objects[object_type].get(index.get(value, ""))
         if existing:
             existing.update(props)
             return self._result(object_type, existing, new=False)
-        return self._result(object_type, self._store(object_type, props), new=True)
+        stored = self._store(object_type, props)
+        index[value] = stored["hs_object_id"]
+        return self._result(object_type, stored, new=True)
 
     def _create(self, object_type: str, one: dict) -> dict:
         stored = self._store(object_type, dict(one.get("properties", {})))
