@@ -37,6 +37,11 @@ def load_config(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
     return {
         "LEADLINE_ENV": leadline_env,
         "SECRET_KEY": _secret_key(env, instance, production),
+        # Earlier keys, comma-separated, after a rotation: sessions signed and CRM tokens
+        # sealed with them still open (Flask reads this setting too).
+        "SECRET_KEY_FALLBACKS": [
+            key.strip() for key in env.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()
+        ],
         "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL"), instance / "leadline.db"),
         "SQLALCHEMY_BINDS": {
             "pipeline": _database_url(env.get("PIPELINE_DATABASE_URL"), instance / "pipeline.db"),

@@ -117,6 +117,9 @@ def _tune_sqlite(engine: Engine) -> None:
         # SQLite's default page cache is 2 MB; at a million leads every insert into
         # the random-order indexes (phone, email, names) then misses and reads disk.
         cursor.execute("PRAGMA cache_size=-65536")
+        # Deleted rows are overwritten with zeros, not left in free space: an erased
+        # person must not stay readable in the file (leads.erasure).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -49,6 +49,8 @@ class Workspace(db.Model):
     name: Mapped[str] = mapped_column(sa.String(200))
     default_region: Mapped[str] = mapped_column(sa.String(2), default="US")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The random key of the workspace's erasure hashes (leads.erasure); made on first use.
+    erasure_key: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class Team(db.Model):

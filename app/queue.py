@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask, current_app, has_app_context
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
 
 from app.config import ConfigError
@@ -104,3 +106,64 @@ def job(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
 
     return wrapper
+
+
+JOB_KEY_PREFIX = b"rq:job:"
+RESULTS_KEY_PREFIX = b"rq:results:"
+
+
+def forget_jobs_mentioning(needles: Iterable[str]) -> int:
+    """Delete every Redis key whose value carries one of ``needles`` (case-insensitive):
+    jobs whose arguments or results hold them, with their results; returns how many.
+
+    Jobs take ids, so such keys are rare; this is the erasure's guarantee, not a
+    routine. RQ stores arguments zlib-compressed: values are read inflated too.
+    """
+    wanted = [needle.lower().encode() for needle in needles if needle]
+    if not wanted:
+        return 0
+    redis = redis_connection()
+    forgotten = 0
+    for key in list(redis.scan_iter(count=1000)):
+        if not any(needle in blob for blob in readable_values(redis, key) for needle in wanted):
+            continue
+        forgotten += 1
+        if key.startswith(JOB_KEY_PREFIX):
+            job_id = key[len(JOB_KEY_PREFIX) :].decode()
+            with contextlib.suppress(NoSuchJobError):
+                Job.fetch(job_id, connection=redis).delete()
+            redis.delete(RESULTS_KEY_PREFIX + job_id.encode())
+        redis.delete(key)
+    if forgotten:
+        # A snapshot on disk would still hold them until the next save.
+        with contextlib.suppress(RedisError):
+            redis.bgsave()
+    return forgotten
+
+
+def readable_values(redis: Redis, key: bytes) -> Iterator[bytes]:
+    """A key's values, lower-cased, each also inflated when it is zlib data."""
+    kind = redis.type(key)
+    if kind == b"string":
+        values = [redis.get(key)]
+    elif kind == b"hash":
+        values = list(redis.hgetall(key).values())
+    elif kind == b"list":
+        values = redis.lrange(key, 0, -1)
+    elif kind == b"set":
+        values = list(redis.smembers(key))
+    elif kind == b"zset":
+        values = redis.zrange(key, 0, -1)
+    elif kind == b"stream":
+        values = [v for _, entry in redis.xrange(key) for v in entry.values()]
+    else:
+        values = []
+    for value in values:
+        if not value:
+            continue
+        yield value.lower()
+        try:
+            inflated = zlib.decompress(value)
+        except zlib.error:
+            continue
+        yield inflated.lower()

@@ -23,15 +23,22 @@ def init_app(app: Flask) -> None:
         views,
     )
     from cadences.enrollment import on_import_finished, on_leads_assigned
-    from cadences.exits import on_call_logged, on_lead_qualified
+    from cadences.exits import on_call_logged, on_lead_erased, on_lead_qualified
     from cadences.queues import on_tasks_due
     from cadences.signals import cadence_tasks_due
-    from leads.signals import call_logged, import_finished, lead_qualified, leads_assigned
+    from leads.signals import (
+        call_logged,
+        import_finished,
+        lead_erased,
+        lead_qualified,
+        leads_assigned,
+    )
 
     app.register_blueprint(bp)
     import_finished.connect(on_import_finished)
     lead_qualified.connect(on_lead_qualified)
     call_logged.connect(on_call_logged)
+    lead_erased.connect(on_lead_erased)
     leads_assigned.connect(on_leads_assigned)
     cadence_tasks_due.connect(on_tasks_due)
     add_cron(app, CronEntry("cadences.jobs.tick", interval=TICK_SECONDS))

@@ -12,6 +12,7 @@ from cadences.models import (
     Enrollment,
     EnrollmentStatus,
     ExitReason,
+    Reminder,
     RunStatus,
     StepRun,
 )
@@ -154,3 +155,24 @@ def on_call_logged(lead, category: str, **_kwargs) -> None:
     """Receiver of leads.signals.call_logged: the call moves or ends the lead's cadence."""
     on_call_outcome(lead.id, category)
     db.session.commit()  # also when nothing changed: SQLite holds the write lock until then
+
+
+def on_lead_erased(_workspace_id: int, lead_ids: list[int], **_kwargs) -> dict[str, int]:
+    """Receiver of leads.signals.lead_erased: the cadence stops, then its traces go.
+
+    Exited first, as any other exit, so a step job already holding the enrolment
+    finds it ended; the rows then go in the erasure's transaction (no commit here).
+    """
+    exited = exit_enrollments(Enrollment.lead_id.in_(lead_ids), ExitReason.ERASED)
+    counts = {"cadence_enrollments_stopped": exited}
+    for name, model in (
+        ("cadence_step_runs", StepRun),
+        ("cadence_reminders", Reminder),
+        ("cadence_enrollments", Enrollment),
+    ):
+        counts[name] = db.session.execute(
+            sa.delete(model)
+            .where(model.lead_id.in_(lead_ids))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return counts

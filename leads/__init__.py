@@ -17,6 +17,8 @@ def init_app(app: Flask) -> None:
         dial_settings_views,
         dial_views,
         dnc_views,
+        erasure_models,
+        erasure_views,
         import_views,
         metrics_models,
         metrics_views,

@@ -105,6 +105,8 @@ def create_lead(body: dict[str, Any]):
     )  # fmt: skip
     if result.errors:
         abort(422, message="Some fields are not valid.", errors=result.errors)
+    if result.lead_id is None:  # capture stores nothing of a person erased on request
+        abort(422, message="This person was erased on request and may not be stored again.")
     lead = db.session.get(Lead, result.lead_id)
     body = {"status": result.status, "suppressed": result.suppressed, "lead": lead}
     return body, 201 if result.status == "created" else 200

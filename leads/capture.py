@@ -30,6 +30,7 @@ from app.database import insert_ignoring_duplicates
 from app.extensions import db
 from app.models import Workspace, utcnow
 from app.ratelimit import RateLimit
+from leads import dnc
 from leads.editing import TRACKED_FIELDS
 from leads.import_rows import IMPORTED_COLUMNS, Candidate, RowNormalizer, merge_into
 from leads.models import (
@@ -268,6 +269,9 @@ def capture_lead(
     candidate, errors = normalize_capture(lead_list, fields, region or "US", source)
     if errors or candidate is None:
         return CaptureResult(errors=errors)
+    if dnc.erased(lead_list.workspace_id, dnc.lead_pairs(candidate.columns)):
+        # An erased person is not stored again; the sender hears what anyone hears.
+        return CaptureResult(suppressed=True)
     summary = summary or f"Captured from form {lead_list.name}"
     result = _write_retrying(lead_list, candidate.columns, consent, request_info, summary)
     db.session.commit()

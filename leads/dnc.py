@@ -6,6 +6,9 @@ import and capture carrying the same contact, whatever the lead's fate.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -13,8 +16,9 @@ import sqlalchemy as sa
 
 from app.database import insert_ignoring_duplicates
 from app.extensions import db
-from app.models import User
+from app.models import User, Workspace, utcnow
 from leads.dial_models import DncRemoval
+from leads.erasure_models import ErasedContact
 from leads.models import ContactKind, DoNotContact, Lead
 from leads.normalize import normalize_email, normalize_phone
 
@@ -193,3 +197,80 @@ def export_rows(workspace_id: int) -> Iterator[list[str]]:
         for entry in chunk:
             yield [entry.kind, entry.value, entry.reason or "", entry.created_at.isoformat()]
         last = chunk[-1].id
+
+
+# -- erased people: keyed hashes, never the values ------------------------------------------
+
+
+def _erasure_key(workspace_id: int, create: bool) -> bytes | None:
+    """The workspace's random hashing key, made on first erasure (two makers: one wins)."""
+    key = db.session.scalar(sa.select(Workspace.erasure_key).where(Workspace.id == workspace_id))
+    if key is None and create:
+        db.session.execute(
+            sa.update(Workspace)
+            .where(Workspace.id == workspace_id, Workspace.erasure_key.is_(None))
+            .values(erasure_key=secrets.token_hex(32))
+            .execution_options(synchronize_session=False)
+        )
+        key = db.session.scalar(
+            sa.select(Workspace.erasure_key).where(Workspace.id == workspace_id)
+        )
+    return key.encode() if key else None
+
+
+def contact_digest(key: bytes, kind: ContactKind | str, value: str) -> str:
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def digests(
+    workspace_id: int, pairs: Iterable[tuple[ContactKind | str, str]], create: bool = False
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """(kind, digest) for each (kind, normalized value) pair; none before the first erasure."""
+    key = _erasure_key(workspace_id, create)
+    if key is None:
+        return {}
+    return {(str(k), v): (str(k), contact_digest(key, k, v)) for k, v in pairs if v}
+
+
+def add_erased(
+    workspace_id: int, pairs: Iterable[tuple[ContactKind, str]], erasure_id: int
+) -> list[str]:
+    """Keep erased contacts out for good, as hashes; returns the digests. Caller commits."""
+    hashed = digests(workspace_id, pairs, create=True)
+    rows = [
+        {"workspace_id": workspace_id, "kind": kind, "digest": digest,
+         "erasure_id": erasure_id, "created_at": utcnow()}
+        for kind, digest in hashed.values()
+    ]  # fmt: skip
+    if rows:
+        db.session.execute(insert_ignoring_duplicates(ErasedContact.__table__).values(rows))
+    return [digest for _, digest in hashed.values()]
+
+
+def erased(
+    workspace_id: int, pairs: Iterable[tuple[ContactKind | str, str]]
+) -> set[tuple[str, str]]:
+    """Which of these (kind, normalized value) pairs belong to an erased person."""
+    hashed = digests(workspace_id, pairs)
+    if not hashed:
+        return set()
+    found = {
+        (kind, digest)
+        for kind, digest in db.session.execute(
+            sa.select(ErasedContact.kind, ErasedContact.digest).where(
+                ErasedContact.workspace_id == workspace_id,
+                ErasedContact.digest.in_([digest for _, digest in hashed.values()]),
+            )
+        )
+    }
+    return {pair for pair, kind_digest in hashed.items() if kind_digest in found}
+
+
+def lead_pairs(columns: dict) -> list[tuple[ContactKind, str]]:
+    """The (kind, normalized value) pairs of a lead's columns or a row about to become one."""
+    others = columns.get("other_phones") or []
+    phones = [columns.get("phone_e164"), *(p.get("e164") for p in others)]
+    pairs = [(ContactKind.PHONE, phone) for phone in phones if phone]
+    if columns.get("email_key"):
+        pairs.append((ContactKind.EMAIL, columns["email_key"]))
+    return pairs

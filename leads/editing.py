@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import User
-from leads import clock
+from leads import clock, dnc
 from leads.models import Activity, ActivityType, Lead
 from leads.normalize import (
     NormalizedEmail,
@@ -105,6 +105,10 @@ def check_lead(
     ):
         problems.by_field["first_name"] = "Give at least a name, a company, a phone or an email."
     _check_duplicates(lead, columns, problems)
+    for kind, _value in dnc.erased(lead.workspace_id, dnc.lead_pairs(columns)):
+        problems.by_field[kind] = (
+            f"This {kind} belongs to a person erased on request; it may not be stored again."
+        )
     return problems, columns
 
 

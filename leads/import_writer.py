@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from app.database import values_table
 from app.extensions import db
 from app.models import utcnow
+from leads import dnc
 from leads.import_chunks import ChunkResult, RowError, RunSettings
 from leads.import_inserts import insert_leads
 from leads.import_rows import IMPORTED_COLUMNS, KEY_COLUMNS, Candidate, merge_into
@@ -87,6 +88,7 @@ def _merge_within_chunk(
 def _apply_suppression(
     settings: RunSettings, candidates: list[Candidate], result: ChunkResult
 ) -> list[Candidate]:
+    candidates = _drop_erased(settings, candidates, result)
     listed = {
         (kind.value, value)
         for kind, column in ((ContactKind.PHONE, "phone_e164"), (ContactKind.EMAIL, "email_key"))
@@ -105,6 +107,20 @@ def _apply_suppression(
             result.skipped += 1
         else:
             kept.append(candidate)
+    return kept
+
+
+def _drop_erased(
+    settings: RunSettings, candidates: list[Candidate], result: ChunkResult
+) -> list[Candidate]:
+    """Erased people never come back, whatever the run's policy: their rows are skipped."""
+    pairs = {id(c): dnc.lead_pairs(c.columns) for c in candidates}
+    erased = dnc.erased(settings.workspace_id, [p for ps in pairs.values() for p in ps])
+    if not erased:
+        return candidates
+    kept = [c for c in candidates if not any((str(k), v) in erased for k, v in pairs[id(c)])]
+    result.suppressed += len(candidates) - len(kept)
+    result.skipped += len(candidates) - len(kept)
     return kept
 
 

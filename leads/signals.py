@@ -31,3 +31,14 @@ call_logged = _signals.signal("call-logged")
 # owner id, or None when put back in the rotation}. Cadences listen so a running
 # cadence's work goes to the lead's new owner, and to enrol by assignment rules.
 leads_assigned = _signals.signal("leads-assigned")
+
+# Sent inside an erasure's transaction, before the leads are deleted, with the
+# workspace id as sender and lead_ids=, erasure_id= and needles= (the person's
+# lower-cased emails, phones and names, to find copies in free text). Receivers
+# remove their part of the person without committing and return {what: count}
+# for the audit; an exception undoes the whole erasure.
+lead_erased = _signals.signal("lead-erased")
+
+# Sent after an erasure is committed, with the workspace id as sender and
+# erasure_id=. Hand-off queues the deletes it owes external CRMs.
+erasure_committed = _signals.signal("erasure-committed")

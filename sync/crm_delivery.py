@@ -18,9 +18,11 @@ import sqlalchemy as sa
 from app.extensions import db
 from leads.models import Lead
 from sync.crm import HandoffItem, InvalidTarget, ItemResult, Outcome, target_for
+from sync.crm_secrets import unseal
 from sync.handoff import backoff_seconds
 from sync.models import (
     OPEN_HANDOFF_STATES,
+    CrmErasure,
     Deal,
     Handoff,
     HandoffState,
@@ -44,7 +46,7 @@ def deliver_to_crm(stored_id: int, rows: Sequence[HandoffRow]) -> list[DeliveryR
     if stored is None:
         return [NeedsAttention("The CRM target was deleted.") for _ in rows]
     try:
-        crm = target_for(stored.kind, stored.settings, stored.field_mapping)
+        crm = target_for(stored.kind, unseal(stored.settings), stored.field_mapping)
     except InvalidTarget as invalid:
         return [NeedsAttention(f"The target's settings are incomplete: {invalid}") for _ in rows]
     items = handoff_items(rows)
@@ -79,7 +81,20 @@ def keep_external_ids(rows: Sequence[HandoffRow], answers: dict[str, ItemResult]
             .values(external_ids=sa.bindparam("b_ids")),
             updates,
         )
+        _tell_pending_deletes(rows, updates)
     db.session.commit()
+
+
+def _tell_pending_deletes(rows: Sequence[HandoffRow], updates: list[dict]) -> None:
+    """The person was erased while this delivery ran: the delete owed for it gets the ids."""
+    keys = {row.id: CrmErasure.key_for(row.idempotency_key) for row in rows}
+    db.session.execute(
+        sa.update(CrmErasure.__table__)
+        .where(CrmErasure.idempotency_key == sa.bindparam("b_key"))
+        .where(sa.or_(*(CrmErasure.state == state for state in OPEN_HANDOFF_STATES)))
+        .values(external_ids=sa.bindparam("b_ids")),
+        [{"b_key": keys[update["b_id"]], "b_ids": update["b_ids"]} for update in updates],
+    )
 
 
 def as_result(answer: ItemResult, attempts: int) -> DeliveryResult:

@@ -18,6 +18,7 @@ from app.models import utcnow
 from leads.models import Lead
 from sync.crm import CheckResult, InvalidTarget, target_for
 from sync.crm_delivery import BATCH_SIZE, deliver_to_crm
+from sync.crm_secrets import seal, unseal
 from sync.handoff import QUALIFIED_STATUSES, open_handoffs
 from sync.models import Handoff, StoredCrmTarget
 from sync.targets import Target, TargetSource
@@ -69,7 +70,7 @@ def save_target(
     """Write the form's values onto the target (new or not); caller commits."""
     stored.name = name.strip()
     stored.kind = kind
-    stored.settings = settings
+    stored.settings = seal(settings)
     stored.field_mapping = mapping
     if stored.id is None:
         db.session.add(stored)
@@ -85,7 +86,7 @@ def set_enabled(stored: StoredCrmTarget, enabled: bool) -> None:
 def check_connection(stored: StoredCrmTarget) -> CheckResult:
     """One harmless request to the vendor, with the vendor's own words on failure."""
     try:
-        crm = target_for(stored.kind, stored.settings, stored.field_mapping)
+        crm = target_for(stored.kind, unseal(stored.settings), stored.field_mapping)
     except InvalidTarget as invalid:
         return CheckResult(False, f"The settings are incomplete: {invalid}")
     return crm.check()

@@ -176,7 +176,7 @@ def record_results(
              if row.id in still_open]  # fmt: skip
     updates, attempts, delivered = [], [], []
     for row, result in pairs:
-        values = _ledger_values(row, result, now)
+        values = ledger_values(row, result, now)
         updates.append({"b_id": row.id, **values})
         attempts.append({"handoff_id": row.id, "occurred_at": now, "outcome": values["state"],
                          "message": values["last_error"]})  # fmt: skip
@@ -192,7 +192,7 @@ def record_results(
     return len(delivered)
 
 
-def _ledger_values(row: HandoffRow, result: DeliveryResult, now: datetime) -> dict:
+def ledger_values(row: HandoffRow, result: DeliveryResult, now: datetime) -> dict:
     if isinstance(result, Delivered):
         return {"state": HandoffState.DELIVERED.value, "external_ids": result.external_ids,
                 "last_error": None, "delivered_at": now, "updated_at": now,

@@ -9,6 +9,8 @@ from redis.exceptions import RedisError
 
 from app.extensions import db
 from app.queue import enqueue, job
+from sync.erasure import deliver_erasures as deliver_due_erasures
+from sync.erasure import due_targets as erasure_targets
 from sync.handoff import deliver_due, due_count, open_missing_handoffs
 from sync.inbound import carry_back
 from sync.targets import get_target, known_targets
@@ -25,6 +27,11 @@ def _bucket() -> int:
 def queue_delivery(target: str) -> None:
     """Ask a worker to deliver the target's due rows (the sweep asks again if Redis forgets)."""
     enqueue("sync.jobs.deliver_handoffs", target, job_id=f"sync-deliver-{target}-{_bucket()}")
+
+
+def queue_erasures(target: str) -> None:
+    """Ask a worker to send the target's due deletes of erased people."""
+    enqueue("sync.jobs.deliver_erasures", target, job_id=f"sync-erase-{target}-{_bucket()}")
 
 
 def queue_carry_back() -> None:
@@ -56,6 +63,12 @@ def deliver_handoffs(target_name: str) -> int:
 
 
 @job
+def deliver_erasures(target_name: str) -> int:
+    """Send one target's due deletes; returns how many the target confirmed."""
+    return deliver_due_erasures(target_name)
+
+
+@job
 def carry_back_deal_activities() -> int:
     """Carry deal changes back to their leads until none are left."""
     carried = total = carry_back()
@@ -73,5 +86,7 @@ def sweep_handoffs() -> int:
     for target in known_targets():
         if due_count(target.name):
             queue_delivery(target.name)
+    for target in erasure_targets():
+        queue_erasures(target)
     queue_carry_back()
     return opened

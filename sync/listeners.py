@@ -8,8 +8,9 @@ from redis.exceptions import RedisError
 
 from app.extensions import db
 from leads.models import Lead
+from sync.erasure import due_targets as erasure_targets
 from sync.handoff import open_handoffs
-from sync.jobs import queue_delivery
+from sync.jobs import queue_delivery, queue_erasures
 from sync.targets import enabled_targets
 
 log = logging.getLogger(__name__)
@@ -33,3 +34,14 @@ def queue_deliveries(workspace_id: int | None = None) -> None:
             queue_delivery(target.name)
     except RedisError:
         log.warning("could not queue hand-off delivery; the sweep will", exc_info=True)
+
+
+def on_erasure_committed(workspace_id: int, **_: object) -> None:
+    """Queue the deletes an erasure owes external CRMs; a lost enqueue is caught by the sweep."""
+    targets = erasure_targets()
+    db.session.commit()  # ends the read: SQLite would hold its write lock until then
+    try:
+        for target in targets:
+            queue_erasures(target)
+    except RedisError:
+        log.warning("could not queue CRM deletes; the sweep will", exc_info=True)

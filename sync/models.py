@@ -113,6 +113,41 @@ class HandoffAttempt(db.Model):
     message: Mapped[str | None] = mapped_column(sa.Text)
 
 
+class CrmErasure(db.Model):
+    """A delete an external target owes for an erased person: the ledger run backwards.
+
+    Holds only the target's own ids (no personal data), claimed, retried and given
+    up on exactly as hand-off rows are (sync.erasure_delivery).
+    """
+
+    __tablename__ = "crm_erasures"
+    __table_args__ = (
+        enum_check("state", tuple(s.value for s in HandoffState)),
+        sa.Index("ix_crm_erasures_due", "target", "state", "next_attempt_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"))
+    erasure_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("lead_erasures.id", ondelete="SET NULL")
+    )
+    target: Mapped[str] = mapped_column(sa.String(40))
+    idempotency_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    state: Mapped[str] = mapped_column(sa.String(20), default=HandoffState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    external_ids: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+    @staticmethod
+    def key_for(handoff_key: str) -> str:
+        """The delete's key, made from the hand-off's: a receiver can match the two."""
+        return f"erase-{handoff_key}"[:64]
+
+
 class CrmTargetKind(enum.StrEnum):
     HUBSPOT = "hubspot"
     PIPEDRIVE = "pipedrive"

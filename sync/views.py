@@ -17,6 +17,7 @@ from leads.queries import get_visible_lead
 from leads.signals import lead_qualified
 from sync import bp
 from sync.backlog import backlog_counts, handoff_log, open_problems, problems_csv
+from sync.erasure import backlog as erasure_backlog
 from sync.handoff import deliver_lead_now, discard, retry
 from sync.listeners import queue_deliveries
 from sync.models import Handoff
@@ -137,6 +138,7 @@ def sync_page():
         "sync/index.html", block="backlog", counts=counts, state=state,
         problems=open_problems(current_user.workspace_id, state),
         labels={target.name: target.label for target in counts},
+        erasures=erasure_backlog(current_user.workspace_id),
     )  # fmt: skip
 
 

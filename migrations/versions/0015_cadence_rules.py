@@ -2,7 +2,7 @@
 assignment, and birthdays as a task or a templated email per workspace.
 
 Revision ID: 0015_cadence_rules
-Revises: 0012_metrics_speed
+Revises: 0014_erasure
 Create Date: 2026-11-25 15:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0015_cadence_rules'
-down_revision = "0013_api_tokens"
+down_revision = "0014_erasure"
 branch_labels = None
 depends_on = None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -132,10 +133,18 @@ class CrmTarget(ABC):
 
     def deliver(self, items: list[HandoffItem]) -> list[ItemResult]:
         """Send the items; one result per item, in order. Never raises for vendor trouble."""
+        return self._run(items, self._deliver)
+
+    def erase(self, items: list[HandoffItem]) -> list[ItemResult]:
+        """Delete what earlier deliveries made of these items (only ``key`` and
+        ``external_ids`` are set); an object already gone counts as deleted."""
+        return self._run(items, self._erase)
+
+    def _run(self, items: list[HandoffItem], step: Callable[[Delivery], None]) -> list[ItemResult]:
         delivery = Delivery(items)
         if items:
             try:
-                self._deliver(delivery)
+                step(delivery)
             except (AuthFailed, Transient) as error:
                 # Target-wide: the token is wrong or the vendor is unavailable, so
                 # every item still open shares the same fate and message.
@@ -156,6 +165,9 @@ class CrmTarget(ABC):
 
     @abstractmethod
     def _deliver(self, delivery: Delivery) -> None: ...
+
+    @abstractmethod
+    def _erase(self, delivery: Delivery) -> None: ...
 
     @abstractmethod
     def _check(self) -> None: ...

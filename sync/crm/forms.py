@@ -116,5 +116,5 @@ def mapping_to_text(mapping: dict[str, dict[str, Any]] | None) -> str:
 
 
 def masked(settings: dict[str, Any]) -> dict[str, Any]:
-    """Settings safe to show: secrets reduced to their last four characters."""
-    return {k: (f"…{str(v)[-4:]}" if k in SECRET_FIELDS and v else v) for k, v in settings.items()}
+    """Settings safe to show: a secret is only said to be set (it is stored encrypted)."""
+    return {k: ("set" if k in SECRET_FIELDS and v else v) for k, v in settings.items()}

@@ -2,7 +2,8 @@
 
 For each batch: contacts (update by stored id, else upsert by email, else create),
 companies (update by stored id, else one create per distinct company in the batch),
-deals (update by stored id, else create), then the default associations between
+deals (update by stored id, else upsert on the unique ``leadline_handoff_key``
+property holding the hand-off's idempotency key), then the default associations between
 them. Associating a pair that is already associated changes nothing, so every
 delivery re-states them and an association lost to an earlier failure is made.
 """
@@ -18,7 +19,7 @@ from redis import Redis
 from sync.crm import fields
 from sync.crm.base import CrmTarget, Delivery, HandoffItem
 from sync.crm.config import build_client, common_errors, token_error
-from sync.crm.http import Transient
+from sync.crm.http import Rejected, Transient
 from sync.crm.hubspot_batch import BatchSender, Entry
 
 BASE_URL = "https://api.hubapi.com"
@@ -26,6 +27,18 @@ BASE_URL = "https://api.hubapi.com"
 DEFAULT_LIMIT = (100, 10.0)
 MAX_BATCH = 100
 OBJECT_TYPES = frozenset({"contact", "company", "deal"})
+# A deal property with unique values that holds the hand-off's idempotency key; "Test
+# connection" creates it when the account lacks it.
+DEAL_KEY_PROPERTY = "leadline_handoff_key"
+DEAL_KEY_DEFINITION = {
+    "name": DEAL_KEY_PROPERTY,
+    "label": "Leadline hand-off key",
+    "description": "Set by Leadline so a deal is never created twice.",
+    "groupName": "dealinformation",
+    "type": "string",
+    "fieldType": "text",
+    "hasUniqueValue": True,
+}
 _PLURAL = {"contact": "contacts", "company": "companies", "deal": "deals"}
 
 DEFAULT_MAPPING: fields.Mapping_ = {
@@ -102,6 +115,16 @@ class HubSpotTarget(CrmTarget):
 
     def _check(self) -> None:
         self.client.request("GET", "/crm/v3/objects/contacts", params={"limit": 1})
+        self.ensure_deal_key_property()
+
+    def ensure_deal_key_property(self) -> None:
+        """Create the unique deal property the upsert needs, unless the account has it."""
+        try:
+            self.client.request("GET", f"/crm/v3/properties/deals/{DEAL_KEY_PROPERTY}")
+        except Rejected as error:
+            if error.status != 404:
+                raise
+            self.client.request("POST", "/crm/v3/properties/deals", json=DEAL_KEY_DEFINITION)
 
     def _deliver(self, delivery: Delivery) -> None:
         items = delivery.items
@@ -111,6 +134,20 @@ class HubSpotTarget(CrmTarget):
             self._companies(delivery, delivery.open(chunk))
             self._deals(delivery, delivery.open(chunk))
             self._associate(delivery, delivery.open(chunk))
+            delivery.finish(chunk)
+
+    def _erase(self, delivery: Delivery) -> None:
+        # Contacts alone hold the person; archiving one that is gone answers 204 too.
+        known = [item for item in delivery.items if item.external_ids.get("contact")]
+        for start in range(0, len(known), self.batch_size):
+            chunk = known[start : start + self.batch_size]
+            inputs = [{"id": item.external_ids["contact"]} for item in chunk]
+            try:
+                self.client.request(
+                    "POST", "/crm/v3/objects/contacts/batch/archive", json={"inputs": inputs}
+                )
+            except Rejected as error:
+                delivery.fail_all(chunk, error)
             delivery.finish(chunk)
 
     # -- contacts ------------------------------------------------------------------
@@ -185,11 +222,15 @@ class HubSpotTarget(CrmTarget):
             else:
                 props.setdefault("dealname", item.company or item.full_name)
                 props["pipeline"] = self.pipeline
-                new.append(
-                    Entry([item], {"properties": props, "objectWriteTraceId": item.key}, item.key)
-                )
+                # Upserted on the hand-off's key, never created: a worker killed after
+                # HubSpot made the deal but before the id was kept finds it next time.
+                props[DEAL_KEY_PROPERTY] = item.key
+                upsert = {"idProperty": DEAL_KEY_PROPERTY, "id": item.key, "properties": props}
+                new.append(Entry([item], upsert, item.key))
         self._update(d, "deal", list(known.values()))
-        self._create(d, "deal", new)
+        BatchSender(self.client, d, "deal").send(
+            "/crm/v3/objects/deals/batch/upsert", new, self._found(d, "deal"), _deal_key_of
+        )
 
     # -- associations --------------------------------------------------------------
 
@@ -240,6 +281,11 @@ class HubSpotTarget(CrmTarget):
                     d.found(item, object_type, result["id"])
 
         return record
+
+
+def _deal_key_of(result: dict[str, Any]) -> str | None:
+    properties = result.get("properties")
+    return properties.get(DEAL_KEY_PROPERTY) if isinstance(properties, dict) else None
 
 
 def _email_of(result: dict[str, Any]) -> str | None:

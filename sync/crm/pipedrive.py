@@ -103,6 +103,17 @@ class PipedriveTarget(CrmTarget):
                 delivery.fail(item, error)
             delivery.finish([item])
 
+    def _erase(self, delivery: Delivery) -> None:
+        for item in delivery.items:
+            person_id = item.external_ids.get("contact")
+            if person_id:
+                try:
+                    self.client.request("DELETE", f"{_PATHS['contact']}/{person_id}")
+                except Rejected as error:
+                    if error.status != 404:  # 404: deleted already, by us or by hand
+                        delivery.fail(item, error)
+            delivery.finish([item])
+
     def _one(self, d: Delivery, item: HandoffItem) -> None:
         ids = d.ids[item.key]
         if item.company:

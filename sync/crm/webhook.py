@@ -110,6 +110,21 @@ class WebhookTarget(CrmTarget):
                 delivery.fail(item, error)
             delivery.finish([item])
 
+    def _erase(self, delivery: Delivery) -> None:
+        for item in delivery.items:
+            payload = {
+                "event": "leadline.erasure",
+                "idempotency_key": item.key,
+                # The key the receiver got with the hand-off: how it finds the person.
+                "handoff_key": item.key.removeprefix("erase-"),
+                "external_ids": item.external_ids,
+            }
+            try:
+                self._post(payload, key=item.key)
+            except Rejected as error:
+                delivery.fail(item, error)
+            delivery.finish([item])
+
     def _payload(self, item: HandoffItem) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "event": "leadline.handoff",

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import ApiToken, Role, hash_token
 from leads.dial_models import CallAttempt
+from leads.erasure import erase
 from leads.imports import run_import
 from leads.models import Activity, ActivityType, ImportRun, Lead, LeadList
 from tests.leads.dial_factories import make_lead
@@ -155,6 +156,21 @@ def test_creating_a_lead_normalizes_and_dedupes_like_capture(
     assert again.get_json()["lead"]["id"] == lead["id"]
     assert again.get_json()["lead"]["company"] == "Engines"
     assert db.session.scalar(sa.select(sa.func.count(Lead.id))) == 1
+
+
+def test_an_erased_person_is_not_created_again(api_client, workspace, make_user, api_headers):
+    lead_list = _list(workspace)
+    manager = make_user(Role.MANAGER)
+    headers = api_headers(make_user(Role.MARKETER))
+    body = {"list_id": lead_list.id, "first_name": "Odile", "email": "odile@example.com"}
+    created = api_client.post("/api/leads", json=body, headers=headers)
+    erase([db.session.get(Lead, created.get_json()["lead"]["id"])], manager)
+    db.session.commit()
+
+    again = api_client.post("/api/leads", json=body, headers=headers)
+    assert again.status_code == 422
+    assert "erased on request" in again.get_json()["message"]
+    assert db.session.scalar(sa.select(sa.func.count(Lead.id))) == 0
 
 
 def test_a_lead_without_contact_or_with_a_bad_list_is_a_422(

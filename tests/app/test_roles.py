@@ -59,6 +59,8 @@ EXPECTED: dict[str, str | frozenset[Role]] = {
     "leads.move_dial_outcome": MANAGERS,
     "leads.toggle_dial_outcome": MANAGERS,
     "leads.dial_hours_settings": MANAGERS,
+    "leads.erase_confirm": MANAGERS,
+    "leads.erase_lead": MANAGERS,
     "leads.edit_list": IMPORTERS,
     "leads.list_capture": IMPORTERS,
     "leads.imports": IMPORTERS,

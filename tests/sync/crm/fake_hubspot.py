@@ -6,7 +6,11 @@ endpoints with HubSpot's shapes: 200/201 with ``results``, 207 with ``errors`` w
 property or a duplicate id, 401 ``INVALID_AUTHENTICATION`` for a wrong token, and 429
 with Retry-After over a rolling window when ``limit`` is set. ``faults`` scripts
 answers for the next requests ("429", "500", "502-html", "slow", "malformed",
-"no-results").
+"no-results"). Deals upsert on a property with unique values (``hasUniqueValue``), as
+HubSpot allows for any such property; ``/crm/v3/properties/deals`` reads and creates
+properties. ``stall`` names a path whose next request is applied, then answered only
+after ``slow`` seconds (a worker can be killed while it waits). ``batch/archive``
+deletes objects and answers 204 with no body, also for ids it does not know.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from werkzeug import Request, Response
 
+DEAL_KEY = "leadline_handoff_key"
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 PROPERTIES = {
     "contacts": {
@@ -42,6 +47,8 @@ PROPERTIES = {
     "deals": {"dealname", "amount", "deal_currency_code", "dealstage", "pipeline", "closedate"},
 }
 _OBJECT = re.compile(r"^/crm/v3/objects/(contacts|companies|deals)/batch/(upsert|create|update)$")
+_ARCHIVE = re.compile(r"^/crm/v3/objects/(contacts|companies|deals)/batch/archive$")
+_PROPERTY = re.compile(r"^/crm/v3/properties/(contacts|companies|deals)(?:/(\w+))?$")
 _ASSOCIATE = re.compile(r"^/crm/v4/associations/(\w+)/(\w+)/batch/associate/default$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -62,17 +69,32 @@ def _error(status: int, category: str, message: str, **extra: Any) -> Response:
 
 
 class FakeHubSpot:
-    def __init__(self, limit: int | None = None, window: float = 10.0, slow: float = 1.0) -> None:
+    def __init__(
+        self,
+        limit: int | None = None,
+        window: float = 10.0,
+        slow: float = 1.0,
+        deal_key: bool = True,
+    ) -> None:
         self.objects: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in PROPERTIES}
         self.associations: set[tuple[str, str, str, str]] = set()
+        self.archived: dict[str, list[str]] = {t: [] for t in PROPERTIES}
         self.faults: list[str] = []
         self.flaky: Counter[str] = Counter()  # email -> times its upsert fails with a 207
         self.properties = {k: set(v) for k, v in PROPERTIES.items()}
+        # Properties with unique values, by object type: what an upsert may key on.
+        self.unique: dict[str, set[str]] = {t: set() for t in PROPERTIES}
+        if deal_key:
+            self.properties["deals"].add(DEAL_KEY)
+            self.unique["deals"].add(DEAL_KEY)
+        self.stall: str | None = None
+        self.stalled = threading.Event()
         self.requests: list[tuple[str, str, Any]] = []
         self.statuses: Counter[int] = Counter()
         self.limit, self.window, self.slow = limit, window, slow
         self._hits: deque[float] = deque()
         self._emails: dict[str, str] = {}  # email -> contact id, HubSpot's unique index
+        self._by_unique: dict[tuple[str, str], dict[str, str]] = {}  # the others' indexes
         self._ids = itertools.count(1001)
         self._lock = threading.Lock()
 
@@ -93,9 +115,16 @@ class FakeHubSpot:
             if response is None:
                 response = self._route(request, body)
             self.statuses[response.status_code] += 1
-        if fault == "slow":
+        if fault == "slow" or self._stalls(request.path):
             time.sleep(self.slow)  # the write above happened; the answer comes too late
         return response
+
+    def _stalls(self, path: str) -> bool:
+        if self.stall != path:
+            return False
+        self.stall = None
+        self.stalled.set()
+        return True
 
     def _throttle(self) -> Response | None:
         if not self.limit:
@@ -159,6 +188,8 @@ class FakeHubSpot:
     def _route(self, request: Request, body: Any) -> Response:
         if request.method == "GET" and request.path == "/crm/v3/objects/contacts":
             return _json(200, {"results": list(self.objects["contacts"].values())[:1]})
+        if match := _PROPERTY.match(request.path):
+            return self._property(request.method, match.group(1), match.group(2), body)
         if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
             return _error(400, "VALIDATION_ERROR", "Invalid input JSON on line 1")
         inputs = body["inputs"]
@@ -168,6 +199,8 @@ class FakeHubSpot:
             return self._objects(match.group(1), match.group(2), inputs)
         if match := _ASSOCIATE.match(request.path):
             return self._associate(match.group(1), match.group(2), inputs)
+        if match := _ARCHIVE.match(request.path):
+            return self._archive(match.group(1), inputs)
         return _error(404, "OBJECT_NOT_FOUND", f"Unable to route {request.path}")
 
     # -- objects -------------------------------------------------------------------
@@ -216,7 +249,23 @@ class FakeHubSpot:
             )
         return None
 
+    def _property(self, method: str, object_type: str, name: str | None, body: Any) -> Response:
+        if method == "GET" and name:
+            if name not in self.properties[object_type]:
+                return _error(404, "OBJECT_NOT_FOUND", f"Unable to find property {name}")
+            return _json(200, {"name": name, "hasUniqueValue": name in self.unique[object_type]})
+        if method == "POST" and not name and isinstance(body, dict) and body.get("name"):
+            if body["name"] in self.properties[object_type]:
+                return _error(409, "OBJECT_ALREADY_EXISTS", f"{body['name']} already exists")
+            self.properties[object_type].add(body["name"])
+            if body.get("hasUniqueValue"):
+                self.unique[object_type].add(body["name"])
+            return _json(201, {**body, "createdAt": _now()})
+        return _error(400, "VALIDATION_ERROR", "Invalid property request")
+
     def _upsert(self, object_type: str, one: dict) -> dict:
+        if object_type != "contacts":
+            return self._upsert_unique(object_type, one)
         email = str(one.get("id", "")).lower()
         if one.get("idProperty") != "email" or not _EMAIL.match(email):
             return _item_error("VALIDATION_ERROR", f"Email address {email} is invalid", email)
@@ -230,6 +279,22 @@ class FakeHubSpot:
             return self._result(object_type, existing, new=False)
         stored = self._store(object_type, props)
         self._emails[email] = stored["hs_object_id"]
+        return self._result(object_type, stored, new=True)
+
+    def _upsert_unique(self, object_type: str, one: dict) -> dict:
+        key, value = one.get("idProperty"), str(one.get("id", ""))
+        if key not in self.unique[object_type]:
+            return _item_error(
+                "VALIDATION_ERROR", f"{key} is not a unique property of {object_type}", value
+            )
+        props = {**one.get("properties", {}), key: value}
+        index = self._by_unique.setdefault((object_type, key), {})
+        existing = self.objects[object_type].get(index.get(value, ""))
+        if existing:
+            existing.update(props)
+            return self._result(object_type, existing, new=False)
+        stored = self._store(object_type, props)
+        index[value] = stored["hs_object_id"]
         return self._result(object_type, stored, new=True)
 
     def _create(self, object_type: str, one: dict) -> dict:
@@ -269,6 +334,17 @@ class FakeHubSpot:
         if new is not None:
             result["new"] = new
         return result
+
+    def _archive(self, object_type: str, inputs: list[dict]) -> Response:
+        for one in inputs:
+            object_id = str(one.get("id"))
+            stored = self.objects[object_type].pop(object_id, None)
+            if stored is not None:
+                self.archived[object_type].append(object_id)
+                if object_type == "contacts":
+                    self._emails.pop(str(stored.get("email", "")).lower(), None)
+                self.associations = {a for a in self.associations if object_id not in a}
+        return Response(status=204)
 
     # -- associations --------------------------------------------------------------
 

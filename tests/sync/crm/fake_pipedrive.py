@@ -55,6 +55,13 @@ def validators(version: str, path: str, method: str) -> tuple[OAS30Validator, OA
     return OAS30Validator(request), OAS30Validator(response)
 
 
+@cache
+def deleted_validator(version: str, path: str) -> OAS30Validator:
+    """The success response of a DELETE operation (it has no request body)."""
+    responses = spec(version)["paths"][path]["delete"]["responses"]
+    return OAS30Validator(responses["200"]["content"]["application/json"]["schema"])
+
+
 def _closed(schema: Any) -> Any:
     """Refuse fields the spec does not list, as Pipedrive does (custom fields stay open)."""
     if isinstance(schema, dict):
@@ -94,6 +101,7 @@ class FakePipedrive:
         self.custom_fields = {CUSTOM_FIELD}
         self.faults: list[str] = []
         self.violations: list[str] = []
+        self.deleted: dict[str, list[str]] = {name: [] for name in _ROUTES}
         self.requests: list[tuple[str, str, Any]] = []
         self.statuses: Counter[int] = Counter()
         self.limit, self.window, self.slow = limit, window, slow
@@ -107,6 +115,7 @@ class FakePipedrive:
         for version, base in _ROUTES.values():
             validators(version, base, "post")
             validators(version, f"{base}/{{id}}", "patch")
+        deleted_validator("v2", "/persons/{id}")
         server.expect_request(re.compile(r"^/api/")).respond_with_handler(self.handle)
 
     def handle(self, request: Request) -> Response:
@@ -178,6 +187,8 @@ class FakePipedrive:
             )
         method = request.method.lower()
         path = f"{base}/{{id}}" if object_id else base
+        if method == "delete" and object_id and version == "v2":
+            return self._delete(collection, object_id, deleted_validator(version, path))
         if (path, method) not in {(base, "post"), (f"{base}/{{id}}", "patch")}:
             return _failure(405, f"{request.method} is not allowed on {request.path}")
         request_schema, response_schema = validators(version, path, method)
@@ -185,6 +196,15 @@ class FakePipedrive:
             self.violations.append(f"{request.method} {request.path}: {problem}")
             return _failure(400, f"Validation failed: {problem}")
         return self._save(collection, object_id, body, response_schema)
+
+    def _delete(self, collection: str, object_id: str, response_schema) -> Response:
+        """Pipedrive marks the object deleted (gone for good after 30 days); gone is 404."""
+        if self.objects[collection].pop(object_id, None) is None:
+            return _failure(404, f"{collection[:-1].capitalize()} not found")
+        self.deleted[collection].append(object_id)
+        reply = {"success": True, "data": {"id": int(object_id)}}
+        response_schema.validate(reply)
+        return _json(200, reply)
 
     def _problem(self, schema: OAS30Validator, body: Any) -> str | None:
         if not isinstance(body, dict):

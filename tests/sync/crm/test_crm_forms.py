@@ -74,8 +74,9 @@ def test_mapping_text_round_trips():
     assert mapping_from_text(mapping_to_text(mapping)) == (mapping, [])
 
 
-def test_masked_settings_show_only_the_end_of_secrets():
-    assert masked({"token": "pat-na1-abcdef1234", "url": "https://x.example"}) == {
-        "token": "…1234",
+def test_masked_settings_say_only_that_a_secret_is_set():
+    assert masked({"token": "pat-na1-abcdef1234", "url": "https://x.example", "secret": ""}) == {
+        "token": "set",
         "url": "https://x.example",
+        "secret": "",
     }

@@ -9,7 +9,7 @@ import pytest
 
 from sync.crm import Outcome, target_for
 from tests.sync.crm.conftest import FAST
-from tests.sync.crm.fake_hubspot import TOKEN
+from tests.sync.crm.fake_hubspot import DEAL_KEY, TOKEN, FakeHubSpot
 
 
 @pytest.fixture
@@ -214,3 +214,21 @@ def test_two_items_of_one_person_share_one_input(target, hubspot, make_item):
     assert len(posts(hubspot, "contacts/batch/update")[-1]["inputs"]) == 1
     assert len(posts(hubspot, "contacts/batch/upsert")[-1]["inputs"]) == 1
     assert results[2].external_ids["contact"] == results[3].external_ids["contact"]
+
+
+def test_check_creates_the_unique_deal_key_property_once(server, redis, make_item):
+    fake = FakeHubSpot(deal_key=False)
+    server.clear()
+    fake.install(server)
+    config = {"token": TOKEN, "base_url": server.url_for("/"), **FAST}
+    crm = target_for("hubspot", config, redis=redis)
+    item = make_item(1, deal_name="Orbit", deal_value=Decimal("10"), deal_stage="new")
+    # Without the property HubSpot refuses the upsert: the item says why.
+    (refused,) = crm.deliver([item])
+    assert refused.outcome == Outcome.NEEDS_ATTENTION and DEAL_KEY in refused.message
+
+    assert crm.check().ok and crm.check().ok
+    assert DEAL_KEY in fake.unique["deals"]
+    assert len(posts(fake, "/crm/v3/properties/deals")) == 1
+    (delivered,) = crm.deliver([make_item(1, deal_name="Orbit", deal_value=Decimal("10"))])
+    assert delivered.outcome == Outcome.DELIVERED and "deal" in delivered.external_ids

@@ -16,7 +16,7 @@ from sync.handoff import CLAIM_LEASE, deliver_due
 from sync.models import HandoffState
 from sync.targets import get_target
 from tests.processes import kill_worker
-from tests.sync.crm.fake_hubspot import TOKEN
+from tests.sync.crm.fake_hubspot import DEAL_KEY, TOKEN
 from tests.sync.crm.wiring import ledger, stored_target
 from tests.sync.test_handoff_kills import ROOT, WORKER, _qualified_leads
 
@@ -61,3 +61,33 @@ def test_a_worker_killed_mid_delivery_makes_nothing_twice_at_hubspot(
     assert db.session.scalar(sa.select(sa.func.count()).select_from(sa.text("handoffs"))) == (
         LEADS * 2
     )
+
+
+def test_a_worker_killed_while_hubspot_makes_deals_makes_no_deal_twice(
+    app, workspace, server, hubspot, service_env
+):
+    # A timeout longer than the stall: the worker waits on the answer until it is killed.
+    stored = stored_target(workspace, "hubspot", token=TOKEN, base_url=server.url_for("/"),
+                           timeout_seconds=60)  # fmt: skip
+    _qualified_leads(workspace, LEADS, companies=30)
+    assert deliver_due(get_target("pipeline")) == LEADS  # the deals HubSpot will get
+    name = stored.ledger_name
+    db.session.rollback()  # an open SQLite transaction here would hold the worker up
+    hubspot.slow, hubspot.stall = 10.0, "/crm/v3/objects/deals/batch/upsert"
+    enqueue("sync.jobs.deliver_handoffs", name, job_id="crm-kill-in-deals")
+    worker = subprocess.Popen(WORKER, cwd=ROOT, env=service_env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    assert hubspot.stalled.wait(60), "the worker never sent the deals"
+    kill_worker(worker)
+    # HubSpot made the first batch's deals; the worker died before it heard their ids.
+    assert len(hubspot.objects["deals"]) == BATCH_SIZE
+
+    target = get_target(name)
+    db.session.rollback()
+    assert deliver_due(target) == LEADS - BATCH_SIZE
+    assert deliver_due(target, now=utcnow() + CLAIM_LEASE) == BATCH_SIZE
+    deals = list(hubspot.objects["deals"].values())
+    assert len(deals) == LEADS
+    assert len({deal[DEAL_KEY] for deal in deals}) == LEADS
+    deal_ids = {row.external_ids["deal"] for row in ledger(name)}
+    assert deal_ids == {deal["hs_object_id"] for deal in deals}
