@@ -144,16 +144,17 @@ def dial_dispose():
             lead = claim_next(current_user, view.filters if view else {}, holds_none=recorded)
     except DispositionError as exc:
         return _card(held_lead(current_user), view, error=str(exc), status=422, form=request.form)
+    card = _card(lead, view, message=MESSAGES.get(outcome.result, ""))
+    # After drawing the card: a receiver's commit expires everything the card reads.
     _announce(outcome)
-    return _card(lead, view, message=MESSAGES.get(outcome.result, ""))
+    return card
 
 
 def _announce(outcome: Outcome) -> None:
     """Tell the packages above what the committed call did."""
     if outcome.recorded is None or not (call_logged.receivers or lead_qualified.receivers):
         return
-    called = db.session.get(Lead, outcome.lead_id)
-    recorded = outcome.recorded
+    called, recorded = outcome.lead, outcome.recorded
     call_logged.send(
         called, user_id=current_user.id, outcome=recorded.key, category=recorded.category,
         cadence_event=recorded.cadence_event,

@@ -68,6 +68,7 @@ class Outcome:
     result: Result
     lead_id: int | None = None
     recorded: DialOutcome | None = None
+    lead: Lead | None = None  # the called lead, kept for the announcements
 
     @property
     def qualified(self) -> bool:
@@ -145,6 +146,8 @@ def _held(user: User, token: str) -> Lead | None:
         sa.select(Lead)
         .where(Lead.dial_lease_token == token, Lead.dial_leased_by_id == user.id)
         .with_for_update()
+        # The row as the lock finds it, not as this session last saw it.
+        .execution_options(populate_existing=True)
     )
 
 
@@ -169,7 +172,7 @@ def dispose(user: User, entry: Disposition, at: datetime | None = None) -> Outco
     duration = min(max(entry.duration_seconds, 0), MAX_CALL_SECONDS)
     _record_call(lead, user, outcome, entry, place, at, duration)
     _apply(lead, user, outcome, at, rules, due, entry.note)
-    return Outcome(Result.RECORDED, lead.id, outcome)
+    return Outcome(Result.RECORDED, lead.id, outcome, lead)
 
 
 def _record_call(lead, user, outcome, entry, place, at, duration) -> None:

@@ -26,15 +26,16 @@ from leads.normalize import _zone
 CONNECTED_VALUES = tuple(c.value for c in CONNECTED)
 
 
-def call_facts(lead: Lead, caller_id: int, category: str, started: datetime,
-               place: Place) -> dict[str, Any]:
+def call_facts(
+    lead: Lead, caller_id: int, category: str, started: datetime, place: Place
+) -> dict[str, Any]:
     """The metric columns of a call about to be recorded; run before the call is added."""
     zone = _zone(place.zones[0]) if place.zones else None
-    earlier = sa.select(sa.func.count(CallAttempt.id)).where(CallAttempt.lead_id == lead.id)
-    attempt = (db.session.scalar(earlier) or 0) + 1
-    connected_before = db.session.scalar(
-        earlier.where(CallAttempt.category.in_(CONNECTED_VALUES))
-    )  # fmt: skip
+    connected = sa.func.count().filter(CallAttempt.category.in_(CONNECTED_VALUES))
+    earlier, connected_before = db.session.execute(
+        sa.select(sa.func.count(), connected).where(CallAttempt.lead_id == lead.id)
+    ).one()
+    attempt = earlier + 1
     hour = started.replace(minute=0, second=0, microsecond=0)
     busy_hour = db.session.scalar(
         sa.select(CallAttempt.id).where(
