@@ -197,18 +197,29 @@ def _batches() -> Iterator[tuple[int, int]]:
     yield from ((offset, BATCH) for offset in range(FIRST_BATCH, MAX_CANDIDATES, BATCH))
 
 
+@lru_cache(maxsize=1)
+def _take_statement() -> sa.Update:
+    leads = Lead.__table__
+    return (
+        sa.update(leads)
+        .where(leads.c.id == sa.bindparam("take_id"), leads.c.dial_done.is_(False), lease_free(_AT))
+        .values(
+            dial_lease_token=sa.bindparam("take_token"),
+            dial_leased_by_id=sa.bindparam("take_user"),
+            dial_lease_until=sa.bindparam("take_until"),
+        )
+    )
+
+
 def _take(lead_id: int, user: User, at: datetime, rules: Rules) -> bool:
     """Lease one lead to the user if it is still free: the conditional UPDATE decides."""
     result = db.session.execute(
-        sa.update(Lead)
-        .where(Lead.id == lead_id, Lead.dial_done.is_(False), lease_free(at))
-        .values(
-            dial_lease_token=secrets.token_hex(16),
-            dial_leased_by_id=user.id,
-            dial_lease_until=at + rules.lease,
-        )
-        .execution_options(synchronize_session=False)
-    )
+        _take_statement(),
+        {
+            "take_id": lead_id, _AT.key: at, "take_token": secrets.token_hex(16),
+            "take_user": user.id, "take_until": at + rules.lease,
+        },
+    )  # fmt: skip
     return result.rowcount == 1
 
 
