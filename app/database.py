@@ -52,18 +52,26 @@ def write_transaction() -> Iterator[None]:
 
     What the request read so far is committed first; afterwards transactions begin
     as they did before the block. On an error the block's writes are rolled back.
+
+    Neither commit expires the loaded objects: the signed-in user, the workspace
+    and the rows the block wrote stay as they are, instead of each being read again
+    by the next attribute the request touches. A query that must see the latest
+    committed state of a row asks for it (``populate_existing``).
     """
-    db.session.commit()
+    session = db.session()
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     token = _sqlite_begin.set("BEGIN IMMEDIATE")
     try:
+        session.commit()
         with _writer_queue():
             yield
-            db.session.commit()
+            session.commit()
     except BaseException:
-        db.session.rollback()
+        session.rollback()
         raise
     finally:
         _sqlite_begin.reset(token)
+        session.expire_on_commit = expire_on_commit
 
 
 # Per process: a forked child must open its own, as a shared open file shares the flock.

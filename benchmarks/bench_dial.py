@@ -1,6 +1,7 @@
 """Save-and-next on the dial screen: concurrent callers through the real endpoints.
 
     .venv/bin/python benchmarks/bench_dial.py [--leads 1000000] [--callers 8] [--seconds 20]
+                                              [--think-ms 0]
 
 It builds fresh databases with the real migrations (SQLite in a temporary folder,
 or new PostgreSQL databases beside DATABASE_URL when it is set), fills them with
@@ -14,6 +15,12 @@ Then one process per caller signs in, opens the dial screen, claims a lead
 claim the next lead) for ``--seconds``, timing each request's server time (the
 WSGI call, in the process). Double claims are leads served more than once,
 counted from the served ids and from the recorded calls.
+
+Those callers never pause, so on a small machine the figures are mostly time spent
+queueing for a core. ``--think-ms N`` adds a second run on the same database after
+the first, in which each caller waits N ms between requests as a person reading the
+card would; its figures print on their own line, labelled ``paced``. The last line
+is always the no-pause run's.
 
 The baseline, measured in this process afterwards on the same database, is the
 bare claim: one UPDATE of the first fresh lead of a caller, through the partial
@@ -150,18 +157,20 @@ def build(app, leads: int, callers: int) -> list[int]:
 # -- one caller -------------------------------------------------------------------
 
 
-def caller(config: dict, session_id: str, seconds: float, results) -> None:
-    times: list[float] = []
+def caller(config: dict, session_id: str, seconds: float, think: float, results) -> None:
+    times: list[tuple[float, float]] = []
     served: list[int] = []
     try:
-        work(config, session_id, seconds, times, served)
+        work(config, session_id, seconds, think, times, served)
     except Exception as exc:  # reported by the parent, whatever it is
         results.put((times, served, repr(exc)))
     else:
         results.put((times, served, None))
 
 
-def work(config: dict, session_id: str, seconds: float, times: list, served: list) -> None:
+def work(
+    config: dict, session_id: str, seconds: float, think: float, times: list, served: list
+) -> None:
     app = create_app(config)
     client = app.test_client()
     with client.session_transaction() as session:
@@ -177,12 +186,15 @@ def work(config: dict, session_id: str, seconds: float, times: list, served: lis
             break  # the queue ran dry
         served.append(int(lead_id.group(1)))
         data = {"token": token.group(1), "outcome": "no_answer", "duration": "30"}
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         response = client.post("/dial/dispose", data=data, headers=headers)
-        times.append(time.perf_counter() - began)
+        # Server time, and the CPU this process spent on it (queueing for a core excluded).
+        times.append((time.perf_counter() - began, time.process_time() - cpu))
         if response.status_code != 200:
             raise RuntimeError(f"save-and-next answered {response.status}")
         card = response.get_data(as_text=True)
+        if think:
+            time.sleep(think)
 
 
 # -- the baseline -----------------------------------------------------------------
@@ -224,21 +236,62 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--callers", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--think-ms", type=float, default=0.0)
     args = parser.parse_args()
     config = {**database_config(), "DIAL_NOW": DIAL_NOW}
     app = create_app(config)
     config["REDIS_URL"] = app.config["REDIS_URL"]  # the callers share this process's Redis
     sessions = build(app, args.leads, args.callers)
+    timed, served = run_callers(config, sessions, args.seconds, think=0.0)
+    times, cpu = [wall for wall, _ in timed], [spent for _, spent in timed]
+    paced = []
+    if args.think_ms:
+        paced_timed, paced_served = run_callers(
+            config, sessions, args.seconds, args.think_ms / 1000
+        )
+        paced = [wall for wall, _ in paced_timed]
+        served += paced_served
+    with app.app_context():
+        calls = db.session.scalar(sa.select(sa.func.count(CallAttempt.id)))
+        called = db.session.scalar(sa.select(sa.func.count(sa.distinct(CallAttempt.lead_id))))
+    double_claims = (len(served) - len(set(served))) + (calls - called)
+    baseline = bare_claims(app, 2_000)
+    p50 = percentile(times, 0.50)
+    if paced:
+        print(
+            f"paced: think_ms={args.think_ms:.0f} requests={len(paced)} "
+            f"p50_ms={percentile(paced, 0.50):.2f} p95_ms={percentile(paced, 0.95):.2f} "
+            f"p99_ms={percentile(paced, 0.99):.2f}"
+        )
+    print(
+        f"database={sa.make_url(config['SQLALCHEMY_DATABASE_URI']).get_backend_name()} "
+        f"requests={len(times)} throughput={len(times) / args.seconds:.0f}/s "
+        f"bare_claim_p50_ms={percentile(baseline, 0.5):.3f} "
+        f"ratio_p50_vs_bare_claim={p50 / percentile(baseline, 0.5):.1f} "
+        f"mean_ms={statistics.fmean(times) * 1000:.2f} "
+        f"cpu_ms_p50={percentile(cpu, 0.50):.2f} cpu_ms_mean={statistics.fmean(cpu) * 1000:.2f}"
+    )
+    print(
+        f"dial: leads={args.leads} callers={args.callers} p50_ms={p50:.2f} "
+        f"p95_ms={percentile(times, 0.95):.2f} p99_ms={percentile(times, 0.99):.2f} "
+        f"double_claims={double_claims}"
+    )
+
+
+def run_callers(
+    config: dict, sessions: list[str], seconds: float, think: float
+) -> tuple[list[tuple[float, float]], list[int]]:
+    """One process per caller for ``seconds``; their (server, CPU) times and the leads served."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     processes = [
-        context.Process(target=caller, args=(config, s, args.seconds, results)) for s in sessions
+        context.Process(target=caller, args=(config, s, seconds, think, results)) for s in sessions
     ]
     for process in processes:
         process.start()
     times, served, errors = [], [], []
     for _ in processes:
-        chunk_times, chunk_served, error = results.get(timeout=args.seconds + 300)
+        chunk_times, chunk_served, error = results.get(timeout=seconds + 300)
         times += chunk_times
         served += chunk_served
         errors += [error] if error else []
@@ -246,24 +299,7 @@ def main() -> None:
         sys.exit("callers failed: " + "; ".join(errors))
     for process in processes:
         process.join(timeout=60)
-    with app.app_context():
-        calls = db.session.scalar(sa.select(sa.func.count(CallAttempt.id)))
-        called = db.session.scalar(sa.select(sa.func.count(sa.distinct(CallAttempt.lead_id))))
-    double_claims = (len(served) - len(set(served))) + (calls - called)
-    baseline = bare_claims(app, 2_000)
-    p50 = percentile(times, 0.50)
-    print(
-        f"database={sa.make_url(config['SQLALCHEMY_DATABASE_URI']).get_backend_name()} "
-        f"requests={len(times)} throughput={len(times) / args.seconds:.0f}/s "
-        f"bare_claim_p50_ms={percentile(baseline, 0.5):.3f} "
-        f"ratio_p50_vs_bare_claim={p50 / percentile(baseline, 0.5):.1f} "
-        f"mean_ms={statistics.fmean(times) * 1000:.2f}"
-    )
-    print(
-        f"dial: leads={args.leads} callers={args.callers} p50_ms={p50:.2f} "
-        f"p95_ms={percentile(times, 0.95):.2f} p99_ms={percentile(times, 0.99):.2f} "
-        f"double_claims={double_claims}"
-    )
+    return times, served
 
 
 if __name__ == "__main__":

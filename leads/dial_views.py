@@ -152,8 +152,10 @@ def dial_dispose():
             lead = claim_next(current_user, view.filters if view else {}, holds_none=recorded)
     except DispositionError as exc:
         return _card(held_lead(current_user), view, error=str(exc), status=422, form=request.form)
+    card = _card(lead, view, message=MESSAGES.get(outcome.result, ""))
+    # After drawing the card: a receiver's commit expires everything the card reads.
     announce(outcome, current_user)
-    return _card(lead, view, message=MESSAGES.get(outcome.result, ""))
+    return card
 
 
 @bp.post("/dial/skip")

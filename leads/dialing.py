@@ -40,6 +40,7 @@ from leads.dnc import suppressed
 from leads.models import FRESH_PREDICATE, RETRY_PREDICATE, Lead
 from leads.saved_views import view_query
 
+FIRST_BATCH = 4
 BATCH = 25
 # A claim looks at most this many candidates per step before calling the step empty:
 # the zone pre-filter in SQL keeps out-of-hours rows rare, so this is a safety cap.
@@ -91,13 +92,15 @@ def held_lead(user: User, at: datetime | None = None) -> Lead | None:
     """The lead this user holds on a live lease, if any (one at a time)."""
     at = at or utc_now()
     return db.session.scalar(
-        sa.select(Lead).where(
+        sa.select(Lead)
+        .where(
             Lead.dial_leased_by_id == user.id,
             Lead.workspace_id == user.workspace_id,
             Lead.dial_lease_until >= at,
             # A contact put on the do-not-contact list leaves the screen at the next step.
             sa.not_(suppressed()),
         )
+        .execution_options(populate_existing=True)
     )
 
 
@@ -123,59 +126,100 @@ def closed_zones(at: datetime, rules: dict[str, Any]) -> list[str]:
     return _closed_zones(minute, json.dumps(rules, sort_keys=True))
 
 
-def _queue(user: User, filters: dict[str, str], at: datetime, rules: Rules) -> sa.Select:
-    query = view_query(user, filters).with_only_columns(*_PLACE_COLUMNS)
-    return query.where(
+# The moment of the claim and what depends on it travel as parameters, so the
+# conditions below are built once per process: building them cost more than the query.
+_AT = sa.bindparam("dial_at", type_=Lead.dial_lease_until.type)
+_CALLED_BEFORE = sa.bindparam("dial_called_before", type_=Lead.dial_last_called_at.type)
+_MAX_ATTEMPTS = sa.bindparam("dial_max_attempts", type_=sa.Integer())
+_CLOSED_ZONES = sa.bindparam("dial_closed_zones", expanding=True, type_=Lead.time_zone.type)
+
+
+@lru_cache(maxsize=1)
+def _queue_conditions() -> tuple[sa.ColumnElement[bool], ...]:
+    return (
         Lead.diallable.is_(True),
-        lease_free(at),
+        lease_free(_AT),
         sa.not_(suppressed()),
-        sa.or_(
-            Lead.time_zone.is_(None), Lead.time_zone.not_in(closed_zones(at, rules.calling_hours))
-        ),
+        sa.or_(Lead.time_zone.is_(None), Lead.time_zone.not_in(_CLOSED_ZONES)),
     )
 
 
-def _steps(user: User, filters: dict[str, str], at: datetime, rules: Rules) -> Iterator[sa.Select]:
-    base = _queue(user, filters, at, rules)
-    # Due callbacks are the owner's whatever view is being dialled.
-    yield (
-        _queue(user, {}, at, rules)
-        .join(Callback, Callback.lead_id == Lead.id)
-        .where(Callback.owner_id == user.id, Callback.done_at.is_(None), Callback.due_at <= at)
-        .where(Lead.dial_done.is_(False))
-        .order_by(Callback.due_at)
-    )
+@lru_cache(maxsize=1)
+def _step_conditions() -> dict[str, tuple[sa.ColumnElement[bool], ...]]:
     # A lead promised to someone's callback waits for that callback, not the retry pool.
     promised = sa.exists().where(Callback.lead_id == Lead.id, Callback.done_at.is_(None))
-    yield (
-        base.where(sa.text(FRESH_PREDICATE))
-        .where(sa.or_(Lead.dial_next_at.is_(None), Lead.dial_next_at <= at))
-        .order_by(Lead.id)
-    )
-    yield (
-        base.where(sa.text(RETRY_PREDICATE))
-        .where(
-            Lead.dial_next_at <= at,
-            Lead.dial_last_called_at <= at - rules.recent,
-            Lead.dial_attempts < rules.max_attempts,
+    return {
+        "callbacks": (
+            Callback.done_at.is_(None), Callback.due_at <= _AT, Lead.dial_done.is_(False),
+        ),
+        "fresh": (
+            sa.text(FRESH_PREDICATE), sa.or_(Lead.dial_next_at.is_(None), Lead.dial_next_at <= _AT),
+        ),
+        "retries": (
+            sa.text(RETRY_PREDICATE), Lead.dial_next_at <= _AT,
+            Lead.dial_last_called_at <= _CALLED_BEFORE, Lead.dial_attempts < _MAX_ATTEMPTS,
             sa.not_(promised),
+        ),
+    }  # fmt: skip
+
+
+def _queue(user: User, filters: dict[str, str]) -> sa.Select:
+    return view_query(user, filters).with_only_columns(*_PLACE_COLUMNS).where(*_queue_conditions())
+
+
+def _steps(user: User, filters: dict[str, str]) -> Iterator[sa.Select]:
+    conditions = _step_conditions()
+    # Due callbacks are the owner's whatever view is being dialled.
+    yield (
+        _queue(user, {})
+        .join(Callback, Callback.lead_id == Lead.id)
+        .where(Callback.owner_id == user.id, *conditions["callbacks"])
+        .order_by(Callback.due_at)
+    )
+    base = _queue(user, filters)
+    yield base.where(*conditions["fresh"]).order_by(Lead.id)
+    yield base.where(*conditions["retries"]).order_by(Lead.dial_next_at)
+
+
+def _step_parameters(at: datetime, rules: Rules) -> dict[str, Any]:
+    return {
+        _AT.key: at,
+        _CALLED_BEFORE.key: at - rules.recent,
+        _MAX_ATTEMPTS.key: rules.max_attempts,
+        _CLOSED_ZONES.key: closed_zones(at, rules.calling_hours),
+    }
+
+
+def _batches() -> Iterator[tuple[int, int]]:
+    """(offset, limit) pairs up to MAX_CANDIDATES: a small first batch, as the first
+    candidate is nearly always taken (on PostgreSQL every row read is also locked)."""
+    yield 0, FIRST_BATCH
+    yield from ((offset, BATCH) for offset in range(FIRST_BATCH, MAX_CANDIDATES, BATCH))
+
+
+@lru_cache(maxsize=1)
+def _take_statement() -> sa.Update:
+    leads = Lead.__table__
+    return (
+        sa.update(leads)
+        .where(leads.c.id == sa.bindparam("take_id"), leads.c.dial_done.is_(False), lease_free(_AT))
+        .values(
+            dial_lease_token=sa.bindparam("take_token"),
+            dial_leased_by_id=sa.bindparam("take_user"),
+            dial_lease_until=sa.bindparam("take_until"),
         )
-        .order_by(Lead.dial_next_at)
     )
 
 
 def _take(lead_id: int, user: User, at: datetime, rules: Rules) -> bool:
     """Lease one lead to the user if it is still free: the conditional UPDATE decides."""
     result = db.session.execute(
-        sa.update(Lead)
-        .where(Lead.id == lead_id, Lead.dial_done.is_(False), lease_free(at))
-        .values(
-            dial_lease_token=secrets.token_hex(16),
-            dial_leased_by_id=user.id,
-            dial_lease_until=at + rules.lease,
-        )
-        .execution_options(synchronize_session=False)
-    )
+        _take_statement(),
+        {
+            "take_id": lead_id, _AT.key: at, "take_token": secrets.token_hex(16),
+            "take_user": user.id, "take_until": at + rules.lease,
+        },
+    )  # fmt: skip
     return result.rowcount == 1
 
 
@@ -192,16 +236,18 @@ def claim_next(
     if not holds_none and (lead := held_lead(user, at)) is not None:
         return lead
     rules = Rules.for_user(user)
-    for step in _steps(user, filters, at, rules):
-        for offset in range(0, MAX_CANDIDATES, BATCH):
+    parameters = _step_parameters(at, rules)
+    for step in _steps(user, filters):
+        for offset, limit in _batches():
             rows = db.session.execute(
-                step.limit(BATCH).offset(offset).with_for_update(skip_locked=True, of=Lead)
+                step.limit(limit).offset(offset).with_for_update(skip_locked=True, of=Lead),
+                parameters,
             ).all()
             for row in rows:
                 place = place_of(row, rules.default_country)
                 if is_callable(place, at, rules.calling_hours) and _take(row.id, user, at, rules):
                     return db.session.get(Lead, row.id, populate_existing=True)
-            if len(rows) < BATCH:
+            if len(rows) < limit:
                 break
     return None
 

@@ -70,6 +70,7 @@ class Outcome:
     result: Result
     lead_id: int | None = None
     recorded: DialOutcome | None = None
+    lead: Lead | None = None  # the called lead, kept for the announcements
 
     @property
     def qualified(self) -> bool:
@@ -147,6 +148,8 @@ def _held(user: User, token: str) -> Lead | None:
         sa.select(Lead)
         .where(Lead.dial_lease_token == token, Lead.dial_leased_by_id == user.id)
         .with_for_update()
+        # The row as the lock finds it, not as this session last saw it.
+        .execution_options(populate_existing=True)
     )
 
 
@@ -171,7 +174,7 @@ def dispose(user: User, entry: Disposition, at: datetime | None = None) -> Outco
     duration = min(max(entry.duration_seconds, 0), MAX_CALL_SECONDS)
     _record_call(lead, user, outcome, entry, place, at, duration)
     _apply(lead, user, outcome, at, rules, due, entry.note)
-    return Outcome(Result.RECORDED, lead.id, outcome)
+    return Outcome(Result.RECORDED, lead.id, outcome, lead)
 
 
 def _unknown_outcome(workspace_id: int, key: str) -> str:
@@ -239,7 +242,7 @@ def announce(outcome: Outcome, user: User) -> None:
     """Tell the packages above what a committed call did."""
     if outcome.recorded is None or not (call_logged.receivers or lead_qualified.receivers):
         return
-    called = db.session.get(Lead, outcome.lead_id)
+    called = outcome.lead or db.session.get(Lead, outcome.lead_id)
     recorded = outcome.recorded
     call_logged.send(
         called, user_id=user.id, outcome=recorded.key, category=recorded.category,

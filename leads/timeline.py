@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import User
@@ -35,7 +34,6 @@ def timeline(lead: Lead, limit: int = TIMELINE_LIMIT) -> list[Activity]:
         db.session.scalars(
             sa.select(Activity)
             .where(Activity.lead_id == lead.id)
-            .options(selectinload(Activity.actor))
             .order_by(Activity.occurred_at.desc(), Activity.id.desc())
             .limit(limit)
         )

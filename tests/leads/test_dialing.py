@@ -230,9 +230,9 @@ def test_saved_view_filters_narrow_the_queue(caller):
 def test_claim_uses_the_partial_index(app, caller):
     if db.engine.dialect.name != "sqlite":
         pytest.skip("SQLite plan")
-    from leads.dialing import Rules, _steps
+    from leads.dialing import Rules, _step_parameters, _steps
 
-    fresh = list(_steps(caller, {}, OPEN, Rules.for_user(caller)))[1]
+    fresh = list(_steps(caller, {}))[1].params(_step_parameters(OPEN, Rules.for_user(caller)))
     compiled = fresh.limit(25).compile(db.engine, compile_kwargs={"literal_binds": True})
     plan = " ".join(str(r) for r in db.session.execute(sa.text(f"EXPLAIN QUERY PLAN {compiled}")))
     assert "ix_leads_dial_fresh_owner" in plan
