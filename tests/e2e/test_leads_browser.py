@@ -240,3 +240,53 @@ def test_sign_out_revokes_the_session_cookie(new_context: NewContext, make_user:
     after.goto("/leads")
     expect(after).to_have_url(re.compile(r"/login(\?|$)"))
     expect(after.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+def test_erase_a_person_with_their_twin_after_a_confirm(
+    page: Page, make_user: MakeUser, console: ConsoleLog
+) -> None:
+    email = _admin(make_user)
+    _add_lead(email, first_name="Odile", last_name="Ferrand", phone="+1 646 555 0178",
+              email="odile@example.org")  # fmt: skip
+    # The same person, imported earlier with her number as a further phone.
+    admin = db.session.scalar(sa.select(User).where(User.email == email))
+    mobile = {"kind": "mobile", "raw": "646 555 0178", "e164": "+16465550178"}
+    db.session.add(Lead(workspace_id=admin.workspace_id, status=LeadStatus.NEW.value,
+                        first_name="O.", last_name="Ferrand", owner_id=admin.id,
+                        other_phones=[mobile]))  # fmt: skip
+    db.session.commit()
+    _release_database()
+    _add_lead(email, first_name="Alan", last_name="Turing", email="alan@example.org")
+    _sign_in(page, email)
+
+    _lead_rows(page).filter(has_text="Odile Ferrand").get_by_role("link").first.click()
+    page.get_by_role("link", name="Erase").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Erase Odile Ferrand")
+    twin = page.get_by_role("checkbox", name=re.compile("O. Ferrand"))
+    expect(twin).to_be_checked()  # the same email: offered, ticked by default
+
+    # Without the confirm box nothing is erased and the page says why.
+    page.get_by_role("button", name="Erase permanently").click()
+    expect(page.get_by_role("alert")).to_contain_text("Tick the box to confirm")
+    assert db.session.scalar(sa.select(sa.func.count(Lead.id))) == 3
+    _release_database()
+
+    page.get_by_label("I understand this cannot be undone.").check()
+    page.get_by_role("button", name="Erase permanently").click()
+    expect(page).to_have_url(re.compile(r"/leads$"))
+    expect(page.locator(".flash")).to_contain_text("Erased 2 lead(s)")
+    expect(_lead_rows(page)).to_have_count(1)
+    expect(_lead_rows(page)).to_contain_text("Alan Turing")
+    names = db.session.scalars(sa.select(Lead.first_name)).all()
+    assert names == ["Alan"]
+    _release_database()
+
+    # Typing the person in again is refused at the field, with the reason.
+    page.get_by_role("link", name="New lead").click()
+    page.get_by_label("First name").fill("Odile")
+    page.get_by_label("Email").fill("odile@example.org")
+    page.get_by_role("button", name="Create lead").click()
+    expect(page.locator("body")).to_contain_text("erased on request")
+    assert db.session.scalar(sa.select(sa.func.count(Lead.id))) == 1
+    # The two refusals answer 422, which the browser logs; nothing else went wrong.
+    assert [e for e in console.errors if "422" not in e] == []
