@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
-from leads.calling_hours import Place
+from leads.calling_hours import Place, utc_now
 from leads.dial_models import CallAttempt
 from leads.metrics import CONNECTED, SUM_NAMES
+from leads.metrics_cache import figures_changed, note_call
 from leads.metrics_models import HOURLY, CallerDayRollup, ListDayRollup, SlotDayRollup
 from leads.models import Activity, ActivityType, Lead
 from leads.normalize import _zone
@@ -72,7 +73,7 @@ def _as_int(flag: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
 
 def raw_keys() -> dict[str, sa.ColumnElement[Any]]:
     """Rollup key names → the call-record expression they roll up (NULL stored as 0 / "")."""
-    c = CallAttempt
+    c = CallAttempt.__table__.c
     return {
         "caller_id": sa.func.coalesce(c.caller_id, 0),
         "list_id": sa.func.coalesce(c.list_id, 0),
@@ -86,7 +87,7 @@ def raw_keys() -> dict[str, sa.ColumnElement[Any]]:
 
 def raw_sums() -> dict[str, sa.ColumnElement[Any]]:
     """Aggregates over call records matching each rollup column, by name."""
-    c = CallAttempt
+    c = CallAttempt.__table__.c
     return {
         "calls": sa.func.count(),
         "talk_seconds": sa.func.coalesce(sa.func.sum(c.duration_seconds), 0),
@@ -145,6 +146,7 @@ def count_call(call: CallAttempt) -> None:
                             **keyed}, sums)  # fmt: skip
         _upsert(HOURLY[model], {"workspace_id": call.workspace_id, "hour_start": hour, **keyed},
                 sums)  # fmt: skip
+    note_call(call.workspace_id, call.started_at, utc_now())
 
 
 def _upsert(model: Any, key: dict[str, Any], sums: dict[str, int]) -> None:
@@ -180,7 +182,10 @@ def hour_of(column: sa.ColumnElement[datetime]) -> sa.ColumnElement[Any]:
 
 
 def rebuild(workspace_id: int) -> int:
-    """Recompute the workspace's rollups from its call records; returns the calls counted."""
+    """Recompute the workspace's rollups from its call records; returns the calls counted.
+
+    The way to bring the figures in line after call records were changed or removed by
+    other means than recording a call: it also forgets every remembered figure."""
     keys, sums = raw_keys(), raw_sums()
     day = day_of(CallAttempt.started_at)
     for model, names in ROLLUP_KEYS.items():
@@ -202,6 +207,7 @@ def rebuild(workspace_id: int) -> int:
         )  # fmt: skip
         db.session.execute(sa.insert(model).from_select(columns, weeks))
         _rebuild_hours(HOURLY[model], workspace_id, names)
+    figures_changed(workspace_id)
     return db.session.scalar(
         sa.select(sa.func.count()).where(CallAttempt.workspace_id == workspace_id)
     ) or 0  # fmt: skip
