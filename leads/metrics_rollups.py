@@ -9,6 +9,7 @@ records with the same GROUP BY the tests compare the dashboards against.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -71,6 +72,7 @@ def _as_int(flag: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
     return sa.case((flag, 1), else_=0)
 
 
+@cache  # built once: a window's reads would otherwise build the same expressions each time
 def raw_keys() -> dict[str, sa.ColumnElement[Any]]:
     """Rollup key names → the call-record expression they roll up (NULL stored as 0 / "")."""
     c = CallAttempt.__table__.c
@@ -85,6 +87,7 @@ def raw_keys() -> dict[str, sa.ColumnElement[Any]]:
     }
 
 
+@cache
 def raw_sums() -> dict[str, sa.ColumnElement[Any]]:
     """Aggregates over call records matching each rollup column, by name."""
     c = CallAttempt.__table__.c
