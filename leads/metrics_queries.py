@@ -145,24 +145,32 @@ def grouped(model: Any, workspace_id: int, window: Window, by: Sequence[str],
     The part of the window in finished UTC days is remembered (leads.metrics_cache), so
     a 90-day view reads the rollups for today alone once its finished days are known."""
     where = where or {}
-    cut = finished_until(utc_now())
-    token = rollup_token(workspace_id) if window.start < cut else None
+    token, done, live = _finished_split(workspace_id, window)
     if token is None:
         return _grouped(model, workspace_id, window, by, where)
     names = sum_columns(model)
-    done = Window(window.start, min(window.end, cut))
     key = (token, model.__tablename__, tuple(by), tuple(sorted(where.items())), done)
     finished = remembered(key, lambda: {
         k: tuple(sums[n] for n in names)
         for k, sums in _grouped(model, workspace_id, done, by, where).items()
     })  # fmt: skip
     totals = {k: dict(zip(names, values, strict=True)) for k, values in finished.items()}
-    if window.end > cut:
-        for k, sums in _grouped(model, workspace_id, Window(cut, window.end), by, where).items():
-            target = totals.setdefault(k, dict.fromkeys(names, 0))
-            for name in names:
-                target[name] += sums[name]
+    for k, sums in (_grouped(model, workspace_id, live, by, where) if live else {}).items():
+        target = totals.setdefault(k, dict.fromkeys(names, 0))
+        for name in names:
+            target[name] += sums[name]
     return totals
+
+
+def _finished_split(workspace_id: int, window: Window) -> tuple[str | None, Window, Window | None]:
+    """The workspace's rollup token, the window's part in finished UTC days and the rest;
+    no token (nothing to remember) when the window has no finished part."""
+    cut = finished_until(utc_now())
+    token = rollup_token(workspace_id) if window.start < cut else None
+    if token is None:
+        return None, window, None
+    return token, Window(window.start, min(window.end, cut)), (
+        Window(cut, window.end) if window.end > cut else None)  # fmt: skip
 
 
 def _grouped(model: Any, workspace_id: int, window: Window, by: Sequence[str],
@@ -254,24 +262,34 @@ def callbacks(owner_ids: Sequence[int], window: Window) -> dict[int, Callbacks]:
 
 def calls_by_local_day(workspace_id: int, caller_id: int, period: Period) -> dict[date, Tally]:
     """One caller's tallies per local day, counted by the database: a CASE on the local
-    midnights (DST included, as UTC instants) names each call's day."""
+    midnights (DST included, as UTC instants) names each call's day. The counts of
+    finished UTC days are remembered, as ``grouped`` does."""
     days = list(period.local_days())
     started = CallAttempt.started_at
     later_days = [(started < midnight, index) for index, midnight in
                   enumerate(period.local_midnights()[1:])]  # fmt: skip
     day = sa.case(*later_days, else_=len(days) - 1) if later_days else sa.literal(0)
-    window = period.window
-    calls = (
-        sa.select(day.label("day"), CallAttempt.category)
-        .where(CallAttempt.caller_id == caller_id, CallAttempt.workspace_id == workspace_id,
-               started >= window.start, started < window.end)
-        .subquery()
-    )  # fmt: skip
-    query = sa.select(calls.c.day, calls.c.category, sa.func.count()).group_by(
-        calls.c.day, calls.c.category
-    )
+
+    def counts(window: Window) -> list[tuple[int, str, int]]:
+        calls = (
+            sa.select(day.label("day"), CallAttempt.category)
+            .where(CallAttempt.caller_id == caller_id, CallAttempt.workspace_id == workspace_id,
+                   started >= window.start, started < window.end)
+            .subquery()
+        )  # fmt: skip
+        query = sa.select(calls.c.day, calls.c.category, sa.func.count()).group_by(
+            calls.c.day, calls.c.category
+        )
+        return [tuple(row) for row in db.session.execute(query)]
+
+    token, done, live = _finished_split(workspace_id, period.window)
+    if token is None:
+        rows = counts(done)
+    else:
+        key = (token, "local days", caller_id, str(period.zone), period.first_day, days[-1], done)
+        rows = remembered(key, lambda: counts(done)) + (counts(live) if live else [])
     tallies: dict[date, Tally] = defaultdict(Tally)
-    for index, category, count in db.session.execute(query):
+    for index, category, count in rows:
         tallies[days[index]].add(category, count, {})
     return tallies
 

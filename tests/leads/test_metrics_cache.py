@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from leads.dialing import claim_next
 from leads.dispositions import Disposition, dispose
 from leads.metrics_cache import rollup_token
 from leads.metrics_models import RollupVersion
-from leads.metrics_periods import Window
+from leads.metrics_periods import Window, days_period
 from leads.metrics_rollups import rebuild
 from leads.models import LeadList
 from tests.leads.dial_factories import OPEN, make_lead
@@ -85,13 +86,20 @@ def test_a_finished_days_figures_are_read_once(caller, workspace):
     assert len(reads) == 2
 
 
+def _trend(caller):
+    period = days_period("trend", OPEN.date(), NOW.date(), ZoneInfo("UTC"), NOW)
+    return {day: t.dials for day, t in q.calls_by_local_day(caller.workspace_id, caller.id,
+                                                            period).items()}  # fmt: skip
+
+
 def test_a_late_call_is_counted_at_once(caller, workspace):
     _call(caller, "no_answer", OPEN)
-    before, token = _dials(workspace.id), rollup_token(workspace.id)
+    before, trend, token = _dials(workspace.id), _trend(caller), rollup_token(workspace.id)
     _call(caller, "conversation", OPEN + timedelta(hours=1))  # lands in a finished day
     assert rollup_token(workspace.id) != token
     after = _dials(workspace.id)
     assert after == _raw_dials(workspace.id) and after[caller.id] == before[caller.id] + 1
+    assert _trend(caller) == {**trend, OPEN.date(): trend[OPEN.date()] + 1}
 
 
 def test_a_call_today_keeps_the_finished_days(caller, workspace):
