@@ -23,7 +23,13 @@ and checks every leaderboard, list, source, outcome and heatmap figure against a
 GROUP BY over the call records. That GROUP BY, timed in the same process over the
 same period, is the baseline: ``speedup`` is its time over the worst dashboard's.
 
-Last line: ``metrics: calls=… worst_dashboard_ms=… exact=yes|no baseline_ms=… speedup=…``.
+Each dashboard line gives the median wall time, the median CPU time of this process
+(on SQLite the database's work is in it; a shared machine's other load mostly is not)
+and the first round's wall time: the first view of a period adds its finished days up
+from the rollups, later ones find them remembered (leads.metrics_cache).
+
+Last line: ``metrics: calls=… worst_dashboard_ms=… exact=yes|no baseline_ms=… speedup=…
+worst_cpu_ms=… worst_first_view_ms=…``.
 """
 
 from __future__ import annotations

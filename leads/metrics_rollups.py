@@ -4,6 +4,10 @@ Each recorded call adds itself to three rollup rows (caller, list, slot) with an
 upsert in the transaction that inserts the call, so a dashboard never sees one
 without the other. ``rebuild`` recomputes a workspace's rollups from the call
 records with the same GROUP BY the tests compare the dashboards against.
+
+Figures of finished UTC days are remembered (leads.metrics_cache): anything else that
+changes the rollup rows of a day already ended must call ``figures_changed`` in its
+transaction, as ``count_call`` (for a late call) and ``rebuild`` do.
 """
 
 from __future__ import annotations
