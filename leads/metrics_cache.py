@@ -79,9 +79,3 @@ def remembered(key: Hashable, compute: Callable[[], Any]) -> Any:
         while len(_entries) > MAX_ENTRIES:
             _entries.popitem(last=False)
     return value
-
-
-def forget_all() -> None:
-    """Empty this process's entries (tests that compare a cold read with a warm one)."""
-    with _lock:
-        _entries.clear()
