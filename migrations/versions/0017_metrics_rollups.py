@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0017_metrics_rollups'
-down_revision = '0012_metrics_speed'
+down_revision = '0016_dial_settings'
 branch_labels = None
 depends_on = None
 
