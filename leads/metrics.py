@@ -89,15 +89,18 @@ class Tally:
 
     def add(self, category: str, calls: int, sums: Mapping[str, int]) -> None:
         self.by_category[category] += calls
+        mine = self.sums
         for name in SUM_NAMES:
-            self.sums[name] += sums.get(name) or 0
+            if value := sums.get(name):
+                mine[name] += value
 
     def merge(self, other: Tally) -> None:
         self.by_category.update(other.by_category)
         self.sums.update(other.sums)
 
     def count(self, categories: frozenset[str]) -> int:
-        return sum(n for category, n in self.by_category.items() if category in categories)
+        counts = self.by_category
+        return sum(counts[category] for category in categories if category in counts)
 
     @property
     def dials(self) -> int:

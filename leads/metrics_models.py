@@ -155,6 +155,19 @@ class SlotHourRollup(db.Model):
     connects: Mapped[int] = mapped_column(default=0)
 
 
+class RollupVersion(db.Model):
+    """Names the state of a workspace's finished days: a new token whenever a call lands in
+    a UTC day that has already ended (or the rollups are rebuilt), so figures cached for
+    finished days (leads.metrics_cache) are never served after they changed."""
+
+    __tablename__ = "metric_rollup_versions"
+
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id"), primary_key=True)
+    # Random rather than a counter: a cache key from another database (a restored backup,
+    # a test's fresh one) with the same workspace id can never match it.
+    token: Mapped[str] = mapped_column(sa.String(32))
+
+
 # The hourly rollup standing beside each daily one, with the same keys and sums.
 HOURLY = {CallerDayRollup: CallerHourRollup, ListDayRollup: ListHourRollup,
           SlotDayRollup: SlotHourRollup}  # fmt: skip

@@ -44,6 +44,13 @@ def workspace_people(workspace_id: int) -> dict[int, User]:
     return {user.id: user for user in users}
 
 
+def people_names(workspace_id: int) -> dict[int, str]:
+    """Everyone who may appear on a leaderboard: names by id, as plain values (no objects
+    that could be expired and reloaded one by one)."""
+    query = sa.select(User.id, User.name).where(User.workspace_id == workspace_id)
+    return {row[0]: row[1] for row in db.session.execute(query)}
+
+
 def dialers(workspace_id: int) -> set[int]:
     """Active callers and reps: they are listed even with no calls (a zero is news)."""
     return set(db.session.scalars(
@@ -73,7 +80,7 @@ def summary(
 
 
 def leaderboard(
-    workspace_id: int, period: Period, people: dict[int, User], callers: dict[q.Key, Tally]
+    workspace_id: int, period: Period, people: dict[int, str], callers: dict[q.Key, Tally]
 ) -> Table:
     tallies = {key[0]: t for key, t in callers.items()}
     ids = set(tallies) | dialers(workspace_id)
@@ -93,10 +100,10 @@ def leaderboard(
     return table
 
 
-def _name(people: dict[int, User], user_id: int) -> str:
+def _name(people: dict[int, str], user_id: int) -> str:
     if not user_id:
         return "(no caller)"
-    return people[user_id].name if user_id in people else f"Removed user #{user_id}"
+    return people.get(user_id, f"Removed user #{user_id}")
 
 
 def _linker(period: Period | str, **filters: object) -> Callable[[str], str]:

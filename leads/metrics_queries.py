@@ -14,7 +14,7 @@ give the same sums as one GROUP BY over the records would; the tests compare the
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -22,36 +22,46 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.extensions import db
+from leads.calling_hours import utc_now
 from leads.dial_models import CallAttempt, Callback
-from leads.metrics import CALLBACK_GRACE, Callbacks, Tally
+from leads.metrics import CALLBACK_GRACE, SUM_NAMES, Callbacks, Tally
+from leads.metrics_cache import finished_until, remembered, rollup_token
 from leads.metrics_models import HOURLY, CallerDayRollup, ListDayRollup, SlotDayRollup
 from leads.metrics_periods import Period, Window
 from leads.metrics_rollups import raw_keys, raw_sums, sum_columns
 
 Key = tuple[Any, ...]
+Sums = dict[Key, dict[str, int]]
 
 
 def _filters(model: Any, where: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
-    return [getattr(model, name) == value for name, value in where.items()]
+    return [model.__table__.c[name] == value for name, value in where.items()]
 
 
-def _summed(model: Any, by: Sequence[str], *conditions: sa.ColumnElement[bool]) -> sa.Select:
-    columns = [getattr(model, name) for name in by]
-    sums = [sa.func.sum(getattr(model, name)).label(name) for name in sum_columns(model)]
-    return sa.select(*columns, *sums).where(*conditions).group_by(*columns)
+def _rollup_rows(model: Any, by: Sequence[str], *conditions: sa.ColumnElement[bool]) -> sa.Select:
+    """A rollup's rows in a range, as they are: ``grouped`` adds all parts up in one GROUP BY,
+    so grouping each part first would only sort the same rows twice."""
+    # Table columns, not the mapped attributes: a Core statement skips the ORM's per-statement
+    # set-up, which cost more than the database's work for a read of a few days.
+    table = model.__table__.c
+    columns = [table[name] for name in by]
+    sums = [table[name] for name in sum_columns(model)]
+    return sa.select(*columns, *sums).where(*conditions)
 
 
 def _rollup_sql(
     model: Any, workspace_id: int, days: tuple, by: Sequence[str], where: dict[str, Any]
 ) -> sa.Select:
     span, first, end = days
-    return _summed(model, by, model.workspace_id == workspace_id, model.span == span,
-                   model.day >= first, model.day < end, *_filters(model, where))  # fmt: skip
+    table = model.__table__.c
+    return _rollup_rows(model, by, table.workspace_id == workspace_id, table.span == span,
+                   table.day >= first, table.day < end, *_filters(model, where))  # fmt: skip
 
 
 def _hour_sql(model: Any, workspace_id: int, hours: Window, by: Sequence[str]) -> sa.Select:
-    return _summed(model, by, model.workspace_id == workspace_id,
-                   model.hour_start >= hours.start, model.hour_start < hours.end)  # fmt: skip
+    table = model.__table__.c
+    return _rollup_rows(model, by, table.workspace_id == workspace_id,
+                   table.hour_start >= hours.start, table.hour_start < hours.end)  # fmt: skip
 
 
 # A read and the sign its rows are counted with: -1 takes a part out of a whole day.
@@ -111,13 +121,13 @@ def raw_query(
     model: Any, workspace_id: int, window: Window, by: Sequence[str], where: dict[str, Any]
 ) -> sa.Select:
     """The GROUP BY over call records that a rollup's rows stand for, in one window."""
-    keys, sums = raw_keys(), raw_sums()
+    keys, sums, calls = raw_keys(), raw_sums(), CallAttempt.__table__
     columns = [keys[name].label(name) for name in by]
     query = (
         sa.select(*columns, *(sums[n].label(n) for n in sum_columns(model)))
-        .select_from(CallAttempt)
-        .where(CallAttempt.workspace_id == workspace_id, CallAttempt.started_at >= window.start,
-               CallAttempt.started_at < window.end,
+        .select_from(calls)
+        .where(calls.c.workspace_id == workspace_id, calls.c.started_at >= window.start,
+               calls.c.started_at < window.end,
                *(_raw_filter(name, value) for name, value in where.items()))
         .group_by(*columns)
     )  # fmt: skip
@@ -126,28 +136,55 @@ def raw_query(
 
 def _raw_filter(name: str, value: Any) -> sa.ColumnElement[bool]:
     # On the plain column, so the caller's or list's index can serve the window.
-    column = {"caller_id": CallAttempt.caller_id, "list_id": CallAttempt.list_id,
-              "source": CallAttempt.source}.get(name)  # fmt: skip
+    column = CallAttempt.__table__.c[name] if name in ("caller_id", "list_id", "source") else None
     if column is None:
         return raw_keys()[name] == value
     return column.is_(None) if value in (0, "") else column == value
 
 
-def grouped(
-    model: Any,
-    workspace_id: int,
-    window: Window,
-    by: Sequence[str],
-    where: dict[str, Any] | None = None,
-) -> dict[Key, dict[str, int]]:
-    """Sums of ``model``'s columns per ``by`` key over the window, from rollup + edges."""
+def grouped(model: Any, workspace_id: int, window: Window, by: Sequence[str],
+            where: dict[str, Any] | None = None) -> Sums:
+    """Sums of ``model``'s columns per ``by`` key over the window, from rollup + edges.
+
+    The part of the window in finished UTC days is remembered (leads.metrics_cache), so
+    a 90-day view reads the rollups for today alone once its finished days are known."""
     where = where or {}
+    token, done, live = _finished_split(workspace_id, window)
+    if token is None:
+        return _grouped(model, workspace_id, window, by, where)
+    names = sum_columns(model)
+    key = (token, model.__tablename__, tuple(by), tuple(sorted(where.items())), done)
+    finished = remembered(key, lambda: {
+        k: tuple(sums[n] for n in names)
+        for k, sums in _grouped(model, workspace_id, done, by, where).items()
+    })  # fmt: skip
+    totals = {k: dict(zip(names, values, strict=True)) for k, values in finished.items()}
+    for k, sums in (_grouped(model, workspace_id, live, by, where) if live else {}).items():
+        target = totals.setdefault(k, dict.fromkeys(names, 0))
+        for name in names:
+            target[name] += sums[name]
+    return totals
+
+
+def _finished_split(workspace_id: int, window: Window) -> tuple[str | None, Window, Window | None]:
+    """The workspace's rollup token, the window's part in finished UTC days and the rest;
+    no token (nothing to remember) when the window has no finished part."""
+    cut = finished_until(utc_now())
+    token = rollup_token(workspace_id) if window.start < cut else None
+    if token is None:
+        return None, window, None
+    return token, Window(window.start, min(window.end, cut)), (
+        Window(cut, window.end) if window.end > cut else None)  # fmt: skip
+
+
+def _grouped(model: Any, workspace_id: int, window: Window, by: Sequence[str],
+             where: dict[str, Any]) -> Sums:
     days, edges = window.split()
     reads = [(_rollup_sql(model, workspace_id, block, by, where), 1)
              for block in (_blocks(*days) if days else [])]  # fmt: skip
     for edge in edges:
         reads += _edge_reads(model, workspace_id, edge, by, where)
-    totals: dict[Key, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    totals: Sums = {}
     if not reads:
         return totals
     names = sum_columns(model)
@@ -160,23 +197,28 @@ def grouped(
         # A key whose calls were all taken out again had no call in the window.
         .having(sa.func.sum(parts.c.calls) != 0)
     )  # fmt: skip
+    # By position: a row's mapping view costs more than the database's work for it.
+    width = len(by)
     for row in db.session.execute(query):
-        mapping = row._mapping
-        target = totals[tuple(mapping[name] for name in by)]
-        for name in names:
-            target[name] = int(mapping[name] or 0)
+        totals[tuple(row[:width])] = dict(zip(names, map(int, row[width:]), strict=True))
     return totals
-
-
-Sums = dict[Key, dict[str, int]]
 
 
 def project(rows: Sums, *positions: int) -> dict[Key, Tally]:
     """Tallies keyed by some parts of the rows' keys; the key's last part is the category."""
-    result: dict[Key, Tally] = defaultdict(Tally)
+    parts: dict[Key, list[tuple[str, dict[str, int]]]] = defaultdict(list)
     for key, sums in rows.items():
-        result[tuple(key[p] for p in positions)].add(key[-1], sums["calls"], sums)
-    return dict(result)
+        parts[tuple(key[p] for p in positions)].append((key[-1], sums))
+    # Each tally's figures added up at once: a leaderboard projects thousands of rows, and
+    # adding them one by one into Counters cost more than reading them.
+    result = {}
+    for target, rows_of in parts.items():
+        by_category: dict[str, int] = {}
+        for category, sums in rows_of:
+            by_category[category] = by_category.get(category, 0) + sums["calls"]
+        totals = {name: sum(sums[name] for _, sums in rows_of) for name in SUM_NAMES}
+        result[target] = Tally(Counter(by_category), Counter(totals))
+    return result
 
 
 def tallies(
@@ -239,24 +281,34 @@ def callbacks(owner_ids: Sequence[int], window: Window) -> dict[int, Callbacks]:
 
 def calls_by_local_day(workspace_id: int, caller_id: int, period: Period) -> dict[date, Tally]:
     """One caller's tallies per local day, counted by the database: a CASE on the local
-    midnights (DST included, as UTC instants) names each call's day."""
+    midnights (DST included, as UTC instants) names each call's day. The counts of
+    finished UTC days are remembered, as ``grouped`` does."""
     days = list(period.local_days())
     started = CallAttempt.started_at
     later_days = [(started < midnight, index) for index, midnight in
                   enumerate(period.local_midnights()[1:])]  # fmt: skip
     day = sa.case(*later_days, else_=len(days) - 1) if later_days else sa.literal(0)
-    window = period.window
-    calls = (
-        sa.select(day.label("day"), CallAttempt.category)
-        .where(CallAttempt.caller_id == caller_id, CallAttempt.workspace_id == workspace_id,
-               started >= window.start, started < window.end)
-        .subquery()
-    )  # fmt: skip
-    query = sa.select(calls.c.day, calls.c.category, sa.func.count()).group_by(
-        calls.c.day, calls.c.category
-    )
+
+    def counts(window: Window) -> list[tuple[int, str, int]]:
+        calls = (
+            sa.select(day.label("day"), CallAttempt.category)
+            .where(CallAttempt.caller_id == caller_id, CallAttempt.workspace_id == workspace_id,
+                   started >= window.start, started < window.end)
+            .subquery()
+        )  # fmt: skip
+        query = sa.select(calls.c.day, calls.c.category, sa.func.count()).group_by(
+            calls.c.day, calls.c.category
+        )
+        return [tuple(row) for row in db.session.execute(query)]
+
+    token, done, live = _finished_split(workspace_id, period.window)
+    if token is None:
+        rows = counts(done)
+    else:
+        key = (token, "local days", caller_id, str(period.zone), period.first_day, days[-1], done)
+        rows = remembered(key, lambda: counts(done)) + (counts(live) if live else [])
     tallies: dict[date, Tally] = defaultdict(Tally)
-    for index, category, count in db.session.execute(query):
+    for index, category, count in rows:
         tallies[days[index]].add(category, count, {})
     return tallies
 

@@ -4,21 +4,26 @@ Each recorded call adds itself to three rollup rows (caller, list, slot) with an
 upsert in the transaction that inserts the call, so a dashboard never sees one
 without the other. ``rebuild`` recomputes a workspace's rollups from the call
 records with the same GROUP BY the tests compare the dashboards against.
+
+Figures of finished UTC days are remembered (leads.metrics_cache): anything else that
+changes the rollup rows of a day already ended must call ``figures_changed`` in its
+transaction, as ``count_call`` (for a late call) and ``rebuild`` do.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
-from leads.calling_hours import Place
+from leads.calling_hours import Place, utc_now
 from leads.dial_models import CallAttempt
 from leads.metrics import CONNECTED, SUM_NAMES
+from leads.metrics_cache import figures_changed, note_call
 from leads.metrics_models import HOURLY, CallerDayRollup, ListDayRollup, SlotDayRollup
 from leads.models import Activity, ActivityType, Lead
 from leads.normalize import _zone
@@ -72,9 +77,10 @@ def _as_int(flag: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
     return sa.case((flag, 1), else_=0)
 
 
+@cache  # built once: a window's reads would otherwise build the same expressions each time
 def raw_keys() -> dict[str, sa.ColumnElement[Any]]:
     """Rollup key names → the call-record expression they roll up (NULL stored as 0 / "")."""
-    c = CallAttempt
+    c = CallAttempt.__table__.c
     return {
         "caller_id": sa.func.coalesce(c.caller_id, 0),
         "list_id": sa.func.coalesce(c.list_id, 0),
@@ -86,9 +92,10 @@ def raw_keys() -> dict[str, sa.ColumnElement[Any]]:
     }
 
 
+@cache
 def raw_sums() -> dict[str, sa.ColumnElement[Any]]:
     """Aggregates over call records matching each rollup column, by name."""
-    c = CallAttempt
+    c = CallAttempt.__table__.c
     return {
         "calls": sa.func.count(),
         "talk_seconds": sa.func.coalesce(sa.func.sum(c.duration_seconds), 0),
@@ -148,9 +155,10 @@ def count_call(call: CallAttempt) -> None:
         days = [{**row, "span": 1, "day": day}, {**row, "span": 7, "day": week}]
         connection.execute(_upsert(model, dialect), days)
         connection.execute(_upsert(HOURLY[model], dialect), {**row, "hour_start": hour})
+    note_call(call.workspace_id, call.started_at, utc_now())
 
 
-@lru_cache(maxsize=32)
+@cache
 def _upsert(model: Any, dialect: str) -> Any:
     """INSERT … ON CONFLICT (the row's key) DO UPDATE adding the sums, built once per table.
 
@@ -188,7 +196,10 @@ def hour_of(column: sa.ColumnElement[datetime]) -> sa.ColumnElement[Any]:
 
 
 def rebuild(workspace_id: int) -> int:
-    """Recompute the workspace's rollups from its call records; returns the calls counted."""
+    """Recompute the workspace's rollups from its call records; returns the calls counted.
+
+    The way to bring the figures in line after call records were changed or removed by
+    other means than recording a call: it also forgets every remembered figure."""
     keys, sums = raw_keys(), raw_sums()
     day = day_of(CallAttempt.started_at)
     for model, names in ROLLUP_KEYS.items():
@@ -210,6 +221,7 @@ def rebuild(workspace_id: int) -> int:
         )  # fmt: skip
         db.session.execute(sa.insert(model).from_select(columns, weeks))
         _rebuild_hours(HOURLY[model], workspace_id, names)
+    figures_changed(workspace_id)
     return db.session.scalar(
         sa.select(sa.func.count()).where(CallAttempt.workspace_id == workspace_id)
     ) or 0  # fmt: skip

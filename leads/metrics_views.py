@@ -86,7 +86,7 @@ def metrics_mine():
 def metrics_team():
     """The manager's dashboard: the team's figures for a period, by rep, list, source, outcome."""
     period, ws = _period(), current_user.workspace_id
-    people = pages.workspace_people(ws)
+    people = pages.people_names(ws)
     heat = pages.heatmap(ws, period, _heat_list())
     callers_outcomes = q.caller_outcome_sums(ws, period.window)
     callers = q.project(callers_outcomes, 0)
