@@ -17,6 +17,7 @@ from cadences.models import (
     StepRun,
 )
 from cadences.schedule import now
+from leads.erasure import delete_lead_rows
 from leads.models import ContactKind, DoNotContact, LeadStatus
 
 # Lead statuses that end outreach: somebody else works the lead now, or nobody should.
@@ -164,15 +165,12 @@ def on_lead_erased(_workspace_id: int, lead_ids: list[int], **_kwargs) -> dict[s
     finds it ended; the rows then go in the erasure's transaction (no commit here).
     """
     exited = exit_enrollments(Enrollment.lead_id.in_(lead_ids), ExitReason.ERASED)
-    counts = {"cadence_enrollments_stopped": exited}
-    for name, model in (
-        ("cadence_step_runs", StepRun),
-        ("cadence_reminders", Reminder),
-        ("cadence_enrollments", Enrollment),
-    ):
-        counts[name] = db.session.execute(
-            sa.delete(model)
-            .where(model.lead_id.in_(lead_ids))
-            .execution_options(synchronize_session=False)
-        ).rowcount
-    return counts
+    return {
+        "cadence_enrollments_stopped": exited,
+        **delete_lead_rows(
+            lead_ids,
+            cadence_step_runs=StepRun,
+            cadence_reminders=Reminder,
+            cadence_enrollments=Enrollment,
+        ),
+    }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -165,21 +166,31 @@ def _delete(statement) -> int:
     return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount
 
 
+def delete_lead_rows(lead_ids: Sequence[int], **models: Any) -> dict[str, int]:
+    """Delete each model's rows of these leads, in the order given; counts by name for
+    the erasure's audit. The packages above use it for their own tables."""
+    return {
+        name: _delete(sa.delete(model).where(model.lead_id.in_(lead_ids)))
+        for name, model in models.items()
+    }
+
+
 def _remove_lead_side(who: Person) -> dict[str, int]:
     ids = list(who.lead_ids)
     counts = {
-        "activities": _delete(sa.delete(Activity).where(Activity.lead_id.in_(ids))),
-        "tasks": _delete(sa.delete(Task).where(Task.lead_id.in_(ids))),
-        "callbacks": _delete(sa.delete(Callback).where(Callback.lead_id.in_(ids))),
-        "consents": _delete(sa.delete(LeadConsent).where(LeadConsent.lead_id.in_(ids))),
+        **delete_lead_rows(
+            ids,
+            activities=Activity,
+            tasks=Task,
+            callbacks=Callback,
+            consents=LeadConsent,
+            import_before_images=ImportChange,
+        ),
         # Calls stay as anonymous counts (metrics must not change); their notes go.
         "call_notes": _delete(
             sa.update(CallAttempt)
             .where(CallAttempt.lead_id.in_(ids))
             .values(note=None, lead_id=None)
-        ),
-        "import_before_images": _delete(
-            sa.delete(ImportChange).where(ImportChange.lead_id.in_(ids))
         ),
         "import_error_rows": _delete(
             sa.delete(ImportRowError).where(

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import utcnow
+from leads.erasure import delete_lead_rows
 from sync.crm import InvalidTarget, target_for
 from sync.crm.base import HandoffItem
 from sync.crm_delivery import as_result
@@ -46,16 +47,9 @@ def on_lead_erased(
 ) -> dict[str, int]:
     """Receiver of leads.signals.lead_erased; writes in the erasure's transaction."""
     counts = {"crm_deletes_queued": _owe_deletes(workspace_id, lead_ids, erasure_id)}
-    for name, model in (
-        ("handoff_ledger_rows", Handoff),
-        ("qualification_answers", QualificationAnswers),
-        ("pipeline_receipts", PipelineReceipt),
-    ):
-        counts[name] = db.session.execute(
-            sa.delete(model)
-            .where(model.lead_id.in_(lead_ids))
-            .execution_options(synchronize_session=False)
-        ).rowcount
+    counts |= delete_lead_rows(lead_ids, handoff_ledger_rows=Handoff,
+                               qualification_answers=QualificationAnswers,
+                               pipeline_receipts=PipelineReceipt)  # fmt: skip
     counts.update(_scrub_pipeline(workspace_id, lead_ids, needles))
     return counts
 
