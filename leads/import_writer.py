@@ -1,6 +1,6 @@
 """The database half of an import chunk: dedupe, insert, update, record, advance the cursor.
 
-One chunk is one transaction. Statements take their lists of keys and ids as
+The caller commits, after one chunk or a few. Statements take their lists of keys and ids as
 a single parameter (`app.database.values_table`) and each key column is looked
 up through its own unique index, so a chunk costs the same at the millionth
 lead as at the first.
@@ -38,14 +38,15 @@ class ImportSuperseded(Exception):
 
 
 def write_chunk(settings: RunSettings, cursor: int, result: ChunkResult) -> None:
-    """Dedupe and write a normalized chunk, advancing the cursor in the same transaction."""
+    """Dedupe and write a normalized chunk, advancing the cursor in the same transaction.
+
+    The caller commits."""
     candidates = _apply_suppression(settings, result.candidates, result)
     stamp = utcnow()
     refused = _insert_new(settings, candidates, stamp, result)
     if refused:
         _update_existing(settings, refused, stamp, result)
     _advance_cursor(settings, cursor, result)
-    db.session.commit()
 
 
 def record_errors(settings: RunSettings, errors: list[RowError]) -> None:
