@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import geocoder
 
 ET, CT, MT, PT = "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"
 
@@ -108,6 +107,10 @@ def phone_subdivision(e164: str) -> str | None:
     # Area codes do not cross state lines: one geocoder lookup per area code.
     area = e164[:5]
     if area not in _AREA_CODES:
+        # Imported here: the geocoder's data takes 100 MB, and most processes (the
+        # import's work-horse among them) never look up an area code.
+        from phonenumbers import geocoder
+
         description = geocoder.description_for_number(phonenumbers.parse(e164), "en")
         _AREA_CODES[area] = _BY_NAME.get(description.lower())
     return _AREA_CODES[area]

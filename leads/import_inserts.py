@@ -7,34 +7,37 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
-from leads.import_chunks import RunSettings
 from leads.import_rows import IMPORTED_COLUMNS, KEY_COLUMNS
 from leads.models import Lead, LeadStatus
 
+if TYPE_CHECKING:  # the chunk module encodes with this one
+    from leads.import_chunks import RunSettings
+
 
 def insert_leads(
-    settings: RunSettings, columns: list[dict[str, Any]], stamp: datetime
+    settings: RunSettings, params: list[tuple[Any, ...]], stamp: datetime
 ) -> list[sa.Row]:
     """INSERT … ON CONFLICT DO NOTHING through the driver's executemany; the rows it added.
 
-    SQLAlchemy's per-row parameter handling cost as much as the database's own
-    work here, so the rows go to the driver as they are, each value converted
-    by its column type's own bind processor. Ids the insert takes are above the
+    ``params`` are the candidates' columns as `LeadEncoder.encode` gave them
+    (in the normalizing processes, off the runner's path). SQLAlchemy's per-row
+    parameter handling cost as much as the database's own work here, so the
+    rows go to the driver as they are. Ids the insert takes are above the
     highest one before it (SQLite holds the write lock; PostgreSQL's sequence
     only grows), so the added rows are found by id without RETURNING, which
     executemany cannot do on SQLite.
     """
     connection = db.session.connection()
-    insert = _lead_insert(connection.dialect)
+    insert = lead_encoder(connection.dialect)
     highest = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(Lead.id), 0)))
     fixed = (settings.workspace_id, LeadStatus.NEW.value, settings.run_id, stamp, stamp)
-    connection.exec_driver_sql(insert.sql, insert.rows(columns, fixed))
+    connection.exec_driver_sql(insert.sql, insert.rows(params, fixed))
     return db.session.execute(
         sa.select(Lead.id, *(getattr(Lead, name) for name in KEY_COLUMNS))
         .where(Lead.id > highest, Lead.pending_import_id == settings.run_id,
@@ -43,60 +46,72 @@ def insert_leads(
     ).all()  # fmt: skip
 
 
-# What a new lead gets from an import, in the order insert_leads passes the values.
-NEW_LEAD_COLUMNS = (
-    *IMPORTED_COLUMNS, "workspace_id", "status", "pending_import_id", "created_at", "updated_at",
-)  # fmt: skip
+# What a new lead gets from an import beside its IMPORTED_COLUMNS, in the order
+# insert_leads passes the values.
+FIXED_COLUMNS = ("workspace_id", "status", "pending_import_id", "created_at", "updated_at")
 
 
 @dataclass(frozen=True)
-class _DriverInsert:
+class LeadEncoder:
+    """New leads' columns as one dialect's driver takes them, and the statement for them."""
+
     sql: str
     names: tuple[str, ...]  # the parameters in the order the statement takes them
     positional: bool
-    processors: tuple[Callable[[Any], Any] | None, ...]  # each column type's converter
+    # Each imported column's converter (JSON to text, booleans, dates), or None.
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    fixed_processors: tuple[Callable[[Any], Any] | None, ...]
     # Columns the statement adds for their Python-side defaults (queue and rotation
-    # state a new lead starts with), with those defaults.
+    # state a new lead starts with), with those values converted.
     defaults: dict[str, Any]
 
+    def encode(self, columns: dict[str, Any]) -> tuple[Any, ...]:
+        """One candidate's IMPORTED_COLUMNS, converted for the driver."""
+        return tuple([
+            process(columns[name]) if process else columns[name]
+            for name, process in zip(IMPORTED_COLUMNS, self.processors, strict=True)
+        ])  # fmt: skip
+
     def rows(
-        self, columns: list[dict[str, Any]], fixed: tuple[Any, ...]
+        self, params: list[tuple[Any, ...]], fixed: tuple[Any, ...]
     ) -> list[tuple[Any, ...]] | list[dict[str, Any]]:
-        """Driver parameters for new leads: each one's IMPORTED_COLUMNS, then ``fixed``."""
-        converted = self.defaults | dict(
-            zip(NEW_LEAD_COLUMNS[len(IMPORTED_COLUMNS) :], fixed, strict=True)
+        """Driver parameters for new leads: each one's encoded columns, then ``fixed``."""
+        converted = tuple(
+            process(value) if process else value
+            for value, process in zip(fixed, self.fixed_processors, strict=True)
         )
-        getters = []
-        for name, process in zip(self.names, self.processors, strict=True):
-            if name in converted:
-                value = process(converted[name]) if process else converted[name]
-                getters.append(lambda _row, value=value: value)
-            else:
-                getters.append(_converted(name, process))
-        rows = [tuple([get(row) for get in getters]) for row in columns]
+        tail = converted + tuple(self.defaults.values())
+        layout = (*IMPORTED_COLUMNS, *FIXED_COLUMNS, *self.defaults)
+        # One C-level gather a row puts the values in the statement's order.
+        gather = operator.itemgetter(*(layout.index(name) for name in self.names))
+        rows = [gather(row + tail) for row in params]
         return rows if self.positional else [dict(zip(self.names, r, strict=True)) for r in rows]
 
 
-def _converted(name: str, process: Callable[[Any], Any] | None) -> Callable[[dict], Any]:
-    if process is None:
-        return operator.itemgetter(name)
-    return lambda row: process(row[name])
-
-
 @cache
-def _lead_insert(dialect: sa.Dialect) -> _DriverInsert:
+def lead_encoder(dialect: sa.Dialect) -> LeadEncoder:
     table = Lead.__table__
+    new_columns = (*IMPORTED_COLUMNS, *FIXED_COLUMNS)
     statement = (
         postgresql.insert(table) if dialect.name == "postgresql" else sqlite.insert(table)
     ).on_conflict_do_nothing()
-    compiled = statement.values({name: sa.bindparam(name) for name in NEW_LEAD_COLUMNS}).compile(
+    compiled = statement.values({name: sa.bindparam(name) for name in new_columns}).compile(
         dialect=dialect, for_executemany=True
     )
     names = tuple(compiled.positiontup if compiled.positional else compiled.binds)
-    processors = tuple(
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
-    )
-    defaults = {name: table.c[name].default.arg for name in names if name not in NEW_LEAD_COLUMNS}
+
+    def processor(name: str) -> Callable[[Any], Any] | None:
+        return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+
+    defaults = {name: table.c[name].default.arg for name in names if name not in new_columns}
     if any(callable(value) for value in defaults.values()):
         raise TypeError(f"Lead columns need a value per row from the import: {defaults}")
-    return _DriverInsert(compiled.string, names, compiled.positional, processors, defaults)
+    converted_defaults = {
+        name: process(value) if (process := processor(name)) else value
+        for name, value in defaults.items()
+    }
+    return LeadEncoder(
+        compiled.string, names, compiled.positional,
+        tuple(processor(name) for name in IMPORTED_COLUMNS),
+        tuple(processor(name) for name in FIXED_COLUMNS), converted_defaults,
+    )  # fmt: skip

@@ -1,6 +1,6 @@
 """The database half of an import chunk: dedupe, insert, update, record, advance the cursor.
 
-One chunk is one transaction. Statements take their lists of keys and ids as
+The caller commits, after one chunk or a few. Statements take their lists of keys and ids as
 a single parameter (`app.database.values_table`) and each key column is looked
 up through its own unique index, so a chunk costs the same at the millionth
 lead as at the first.
@@ -39,15 +39,15 @@ class ImportSuperseded(Exception):
 
 
 def write_chunk(settings: RunSettings, cursor: int, result: ChunkResult) -> None:
-    """Dedupe and write a normalized chunk, advancing the cursor in the same transaction."""
-    candidates = _merge_within_chunk(settings, result.candidates, result)
-    candidates = _apply_suppression(settings, candidates, result)
+    """Dedupe and write a normalized chunk, advancing the cursor in the same transaction.
+
+    The caller commits."""
+    candidates = _apply_suppression(settings, result.candidates, result)
     stamp = utcnow()
     refused = _insert_new(settings, candidates, stamp, result)
     if refused:
         _update_existing(settings, refused, stamp, result)
     _advance_cursor(settings, cursor, result)
-    db.session.commit()
 
 
 def record_errors(settings: RunSettings, errors: list[RowError]) -> None:
@@ -61,28 +61,6 @@ def record_errors(settings: RunSettings, errors: list[RowError]) -> None:
                 for error in errors
             ],
         )  # fmt: skip
-
-
-def _merge_within_chunk(
-    settings: RunSettings, candidates: list[Candidate], result: ChunkResult
-) -> list[Candidate]:
-    """The same person twice in a chunk becomes one candidate, by the run's policy."""
-    by_key: dict[tuple[str, str], Candidate] = {}
-    kept: list[Candidate] = []
-    for candidate in candidates:
-        keys = candidate.keys
-        earlier = next((by_key[k] for k in keys if k in by_key), None)
-        if earlier is None:
-            kept.append(candidate)
-        else:
-            # A repeat within the file: merged into the first (unless skipping), and
-            # counted as skipped since no second lead comes of it.
-            merge_into(earlier.columns, candidate.columns, settings.duplicate_policy)
-            result.skipped += 1
-        target = earlier or candidate
-        for key in keys:
-            by_key.setdefault(key, target)
-    return kept
 
 
 def _apply_suppression(
@@ -151,7 +129,7 @@ def _insert_new(
     """
     if not candidates:
         return []
-    inserted = insert_leads(settings, [c.columns for c in candidates], stamp)
+    inserted = insert_leads(settings, [c.params for c in candidates], stamp)
     ids_by_key = {
         (name, value): lead_id
         for lead_id, *keys in inserted
